@@ -83,3 +83,234 @@ class Linear:
         return self
 
     __call__ = forward
+
+
+# --------------------------------------------------------------------------------------
+# Convolution
+# --------------------------------------------------------------------------------------
+
+
+class Conv1d:
+    """1-d convolution (cross-correlation): ``y[n, o, l] = b[o] + sum_{c,k} W[o, c, k] x[n, c, s*l + d*k - p]``.
+
+    Shape: input ``(N, C_in, L)``, output ``(N, C_out, L_out)`` with
+    ``L_out = floor((L + 2p - d (k - 1) - 1) / s) + 1``.
+    ``weight`` is ``(C_out, C_in, k)``, ``bias`` ``(C_out,)``, both from
+    U(-1/sqrt(C_in k), 1/sqrt(C_in k)) as in torch.
+    Reference: Dumoulin & Visin, *A guide to convolution arithmetic for deep learning* (2016).
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> conv = Conv1d(4, 8, kernel_size=3, padding="same", rng=rng)
+    >>> y = conv.forward(rng.standard_normal((2, 4, 10)))
+    >>> y.shape
+    (2, 8, 10)
+    >>> conv.backward(np.ones_like(y)).shape
+    (2, 4, 10)
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, *,
+                 bias=True, rng=None):
+        first = lambda v: v[0] if isinstance(v, (tuple, list)) else v  # torch accepts (k,) too
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.dilation = first(kernel_size), first(stride), first(dilation)
+        if isinstance(padding, str):
+            if padding not in ("valid", "same"):
+                raise ValueError(f"Conv1d: padding must be an int, 'valid' or 'same', got {padding!r}")
+            if padding == "same" and self.stride != 1:
+                raise ValueError(f"Conv1d: padding='same' needs stride 1, got stride {self.stride}")
+            self.padding = padding
+        else:
+            self.padding = first(padding)
+        rng = np.random.default_rng(rng)
+        bound = 1.0 / np.sqrt(in_channels * self.kernel_size)
+        self.params = {"weight": rng.uniform(-bound, bound, (out_channels, in_channels, self.kernel_size)).astype(np.float32)}
+        if bias:
+            self.params["bias"] = rng.uniform(-bound, bound, out_channels).astype(np.float32)
+        self.grads = {}
+        self.training = True
+        self._cache = None
+
+    def _pads(self):
+        """(left, right) zero padding; 'same' puts the odd extra element on the right, as torch."""
+        if self.padding == "valid":
+            return 0, 0
+        if self.padding == "same":
+            total = self.dilation * (self.kernel_size - 1)
+            return total // 2, total - total // 2
+        return self.padding, self.padding
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"Conv1d: expected a floating-point input, got dtype {x.dtype}")
+        if x.ndim != 3 or x.shape[1] != self.in_channels:
+            raise ValueError(f"Conv1d: expected input of shape (N, {self.in_channels}, L), got {x.shape}")
+        W = self.params["weight"].astype(x.dtype, copy=False)
+        C_out, C_in, k = W.shape
+        s, d = self.stride, self.dilation
+        left, right = self._pads()
+        N, _, L = x.shape
+        span = d * (k - 1) + 1  # the kernel's extent once dilated
+        if span > L + left + right:
+            raise ValueError(f"Conv1d: kernel extent {span} is larger than the padded input length "
+                             f"{L + left + right} (input shape {x.shape})")
+        xp = np.pad(x, ((0, 0), (0, 0), (left, right))) if left or right else x
+        # windows: (N, C_in, L_out, k), a view; one copy lays it out as columns for one product
+        windows = np.lib.stride_tricks.sliding_window_view(xp, span, axis=2)[:, :, ::s, ::d]
+        L_out = windows.shape[2]
+        cols = windows.transpose(0, 1, 3, 2).reshape(N, C_in * k, L_out)  # (N, C_in*k, L_out)
+        y = W.reshape(C_out, C_in * k) @ cols  # (C_out, C_in*k) @ (N, C_in*k, L_out) -> (N, C_out, L_out)
+        if "bias" in self.params:
+            y += self.params["bias"].astype(x.dtype, copy=False)[:, None]
+        self._cache = (cols, x.shape, (left, right))
+        return y
+
+    def backward(self, dy):
+        if self._cache is None:
+            raise RuntimeError("Conv1d: backward called before forward")
+        cols, (N, C_in, L), (left, right) = self._cache
+        W = self.params["weight"].astype(cols.dtype, copy=False)
+        C_out, _, k = W.shape
+        s, d = self.stride, self.dilation
+        L_out = cols.shape[2]
+        dy = np.asarray(dy, dtype=cols.dtype)
+        if dy.shape != (N, C_out, L_out):
+            raise ValueError(f"Conv1d: expected dy of shape {(N, C_out, L_out)}, got {dy.shape}")
+        if "bias" in self.params:
+            self.grads["bias"] = dy.sum(axis=(0, 2))  # db = sum of dy over batch and positions
+        self.grads["weight"] = (dy @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(W.shape)  # dW = dy cols^T
+        dcols = (W.reshape(C_out, C_in * k).T @ dy).reshape(N, C_in, k, L_out)  # dcols = W^T dy
+        # col2im: each kernel offset j read the strided slice xp[..., j*d :: s]; add its share back
+        dxp = np.zeros((N, C_in, L + left + right), dtype=cols.dtype)
+        for j in range(k):
+            dxp[:, :, j * d: j * d + s * (L_out - 1) + 1: s] += dcols[:, :, j]
+        return dxp[:, :, left: left + L]
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
+
+
+class Conv2d:
+    """2-d convolution (cross-correlation):
+    ``y[n, o, i, j] = b[o] + sum_{c,u,v} W[o, c, u, v] x[n, c, s_h i + d_h u - p_h, s_w j + d_w v - p_w]``.
+
+    Shape: input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with
+    ``H_out = floor((H + p_top + p_bottom - d_h (k_h - 1) - 1) / s_h) + 1`` (likewise ``W_out``).
+    ``weight`` is ``(C_out, C_in, k_h, k_w)``, ``bias`` ``(C_out,)``, both from
+    U(-1/sqrt(C_in k_h k_w), 1/sqrt(C_in k_h k_w)) as in torch.
+    Reference: LeCun et al., *Gradient-based learning applied to document recognition* (1998).
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> conv = Conv2d(3, 8, kernel_size=(3, 5), stride=2, padding=1, rng=rng)
+    >>> y = conv.forward(rng.standard_normal((2, 3, 16, 16)))
+    >>> y.shape
+    (2, 8, 8, 7)
+    >>> conv.backward(np.ones_like(y)).shape
+    (2, 3, 16, 16)
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, *,
+                 bias=True, rng=None):
+        pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.dilation = pair(kernel_size), pair(stride), pair(dilation)
+        if isinstance(padding, str):
+            if padding not in ("valid", "same"):
+                raise ValueError(f"Conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+            if padding == "same" and self.stride != (1, 1):
+                raise ValueError(f"Conv2d: padding='same' needs stride 1, got stride {self.stride}")
+            self.padding = padding
+        else:
+            self.padding = pair(padding)
+        rng = np.random.default_rng(rng)
+        kh, kw = self.kernel_size
+        bound = 1.0 / np.sqrt(in_channels * kh * kw)
+        self.params = {"weight": rng.uniform(-bound, bound, (out_channels, in_channels, kh, kw)).astype(np.float32)}
+        if bias:
+            self.params["bias"] = rng.uniform(-bound, bound, out_channels).astype(np.float32)
+        self.grads = {}
+        self.training = True
+        self._cache = None
+
+    def _pads(self):
+        """((top, bottom), (left, right)); 'same' puts an odd extra row/column at the end, as torch."""
+        if self.padding == "valid":
+            return (0, 0), (0, 0)
+        if self.padding == "same":
+            pads = []
+            for k, d in zip(self.kernel_size, self.dilation):
+                total = d * (k - 1)
+                pads.append((total // 2, total - total // 2))
+            return tuple(pads)
+        (ph, pw) = self.padding
+        return (ph, ph), (pw, pw)
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"Conv2d: expected a floating-point input, got dtype {x.dtype}")
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"Conv2d: expected input of shape (N, {self.in_channels}, H, W), got {x.shape}")
+        W = self.params["weight"].astype(x.dtype, copy=False)
+        C_out, C_in, kh, kw = W.shape
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        (top, bottom), (left, right) = self._pads()
+        N, _, H, Wd = x.shape
+        span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1  # the kernel's extent once dilated
+        if span_h > H + top + bottom or span_w > Wd + left + right:
+            raise ValueError(f"Conv2d: kernel extent {(span_h, span_w)} is larger than the padded input "
+                             f"{(H + top + bottom, Wd + left + right)} (input shape {x.shape})")
+        xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right))) if top or bottom or left or right else x
+        # windows: (N, C_in, H_out, W_out, kh, kw), a view of xp (rows first, then columns)
+        windows = np.lib.stride_tricks.sliding_window_view(xp, (span_h, span_w), axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]
+        H_out, W_out = windows.shape[2:4]
+        # im2col: one copy lays the windows out as columns, so the convolution is one product
+        cols = windows.transpose(0, 1, 4, 5, 2, 3).reshape(N, C_in * kh * kw, H_out * W_out)
+        y = W.reshape(C_out, -1) @ cols  # (C_out, C_in*kh*kw) @ (N, C_in*kh*kw, H_out*W_out) -> (N, C_out, H_out*W_out)
+        if "bias" in self.params:
+            y += self.params["bias"].astype(x.dtype, copy=False)[:, None]
+        self._cache = (cols, x.shape, (top, left), (H_out, W_out))
+        return y.reshape(N, C_out, H_out, W_out)
+
+    def backward(self, dy):
+        if self._cache is None:
+            raise RuntimeError("Conv2d: backward called before forward")
+        cols, (N, C_in, H, Wd), (top, left), (H_out, W_out) = self._cache
+        W = self.params["weight"].astype(cols.dtype, copy=False)
+        C_out, _, kh, kw = W.shape
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        (_, bottom), (_, right) = self._pads()
+        dy = np.asarray(dy, dtype=cols.dtype)
+        if dy.shape != (N, C_out, H_out, W_out):
+            raise ValueError(f"Conv2d: expected dy of shape {(N, C_out, H_out, W_out)}, got {dy.shape}")
+        dy = dy.reshape(N, C_out, H_out * W_out)
+        if "bias" in self.params:
+            self.grads["bias"] = dy.sum(axis=(0, 2))  # db = sum of dy over batch and positions
+        self.grads["weight"] = (dy @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(W.shape)  # dW = dy cols^T
+        dcols = (W.reshape(C_out, -1).T @ dy).reshape(N, C_in, kh, kw, H_out, W_out)  # dcols = W^T dy
+        # col2im: kernel offset (u, v) read a strided slice of xp; add its share back (no np.add.at)
+        dxp = np.zeros((N, C_in, H + top + bottom, Wd + left + right), dtype=cols.dtype)
+        for u in range(kh):
+            for v in range(kw):
+                dxp[:, :, u * dh: u * dh + sh * (H_out - 1) + 1: sh,
+                          v * dw: v * dw + sw * (W_out - 1) + 1: sw] += dcols[:, :, u, v]
+        return dxp[:, :, top: top + H, left: left + Wd]
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
