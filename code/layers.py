@@ -314,3 +314,338 @@ class Conv2d:
         return self
 
     __call__ = forward
+
+
+# --------------------------------------------------------------------------------------
+# Pooling
+# --------------------------------------------------------------------------------------
+
+
+class MaxPool1d:
+    """1-d max pooling: ``y[n, c, l] = max_k x_pad[n, c, s*l + k]``, padding counting as minus infinity.
+
+    Shape: input ``(N, C, L)``, output ``(N, C, L_out)`` with ``L_out = floor((L + 2p - k) / s) + 1``;
+    ``stride`` defaults to ``kernel_size``. No parameters. In a tie the gradient goes to the
+    first maximum of the window, as torch does.
+    Reference: Goodfellow, Bengio & Courville, *Deep Learning* (2016), section 9.3.
+
+    >>> import numpy as np
+    >>> pool = MaxPool1d(2)
+    >>> pool.forward(np.array([[[1.0, 3.0, 2.0, 0.0, 5.0]]]))
+    array([[[3., 2.]]])
+    >>> pool.backward(np.array([[[10.0, 20.0]]]))
+    array([[[ 0., 10., 20.,  0.,  0.]]])
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        first = lambda v: v[0] if isinstance(v, (tuple, list)) else v
+        self.kernel_size = first(kernel_size)
+        self.stride = self.kernel_size if stride is None else first(stride)
+        self.padding = first(padding)
+        if self.padding > self.kernel_size // 2:
+            raise ValueError(f"MaxPool1d: padding should be at most half the kernel size, "
+                             f"got padding {self.padding} with kernel size {self.kernel_size}")
+        self.params, self.grads = {}, {}
+        self.training = True
+        self._cache = None
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"MaxPool1d: expected a floating-point input, got dtype {x.dtype}")
+        if x.ndim != 3:
+            raise ValueError(f"MaxPool1d: expected input of shape (N, C, L), got {x.shape}")
+        k, s, p = self.kernel_size, self.stride, self.padding
+        L = x.shape[2]
+        if k > L + 2 * p:
+            raise ValueError(f"MaxPool1d: kernel size {k} is larger than the padded input length {L + 2 * p} "
+                             f"(input shape {x.shape})")
+        L_out = (L + 2 * p - k) // s + 1
+        xp = np.pad(x, ((0, 0), (0, 0), (p, p)), constant_values=-np.inf) if p else x
+        # scan the kernel offsets: keep the running maximum and the offset it came from
+        y = xp[:, :, 0: s * (L_out - 1) + 1: s].copy()
+        argmax = np.zeros(y.shape, dtype=np.int8 if k < 128 else np.int64)
+        for j in range(1, k):
+            candidate = xp[:, :, j: j + s * (L_out - 1) + 1: s]
+            better = candidate > y  # strict: in a tie the first maximum keeps the gradient
+            np.copyto(y, candidate, where=better)
+            argmax[better] = j
+        self._cache = (argmax, x.shape, x.dtype)
+        return y
+
+    def backward(self, dy):
+        if self._cache is None:
+            raise RuntimeError("MaxPool1d: backward called before forward")
+        argmax, (N, C, L), dtype = self._cache
+        k, s, p = self.kernel_size, self.stride, self.padding
+        L_out = argmax.shape[2]
+        dy = np.asarray(dy, dtype=dtype)
+        if dy.shape != argmax.shape:
+            raise ValueError(f"MaxPool1d: expected dy of shape {argmax.shape}, got {dy.shape}")
+        dxp = np.zeros((N, C, L + 2 * p), dtype=dtype)
+        for j in range(k):  # each window sends dy to the one position that won
+            dxp[:, :, j: j + s * (L_out - 1) + 1: s] += np.where(argmax == j, dy, 0)
+        return dxp[:, :, p: p + L]
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
+
+
+class MaxPool2d:
+    """2-d max pooling: ``y[n, c, i, j] = max_{u,v} x_pad[n, c, s_h i + u, s_w j + v]``, padding as minus infinity.
+
+    Shape: input ``(N, C, H, W)``, output ``(N, C, H_out, W_out)`` with
+    ``H_out = floor((H + 2 p_h - k_h) / s_h) + 1`` (likewise ``W_out``); ``stride`` defaults to
+    ``kernel_size``. Windows are indexed rows first, then columns. No parameters. In a tie the
+    gradient goes to the first maximum of the window in row-major order, as torch does.
+    Reference: Goodfellow, Bengio & Courville, *Deep Learning* (2016), section 9.3.
+
+    >>> import numpy as np
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> pool = MaxPool2d(2)
+    >>> pool.forward(x)
+    array([[[[ 5.,  7.],
+             [13., 15.]]]])
+    >>> pool.backward(np.ones((1, 1, 2, 2)))[0, 0]
+    array([[0., 0., 0., 0.],
+           [0., 1., 0., 1.],
+           [0., 0., 0., 0.],
+           [0., 1., 0., 1.]])
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)
+        self.kernel_size = pair(kernel_size)
+        self.stride = self.kernel_size if stride is None else pair(stride)
+        self.padding = pair(padding)
+        if any(p > k // 2 for p, k in zip(self.padding, self.kernel_size)):
+            raise ValueError(f"MaxPool2d: padding should be at most half the kernel size, "
+                             f"got padding {self.padding} with kernel size {self.kernel_size}")
+        self.params, self.grads = {}, {}
+        self.training = True
+        self._cache = None
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"MaxPool2d: expected a floating-point input, got dtype {x.dtype}")
+        if x.ndim != 4:
+            raise ValueError(f"MaxPool2d: expected input of shape (N, C, H, W), got {x.shape}")
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        H, W = x.shape[2:]
+        if kh > H + 2 * ph or kw > W + 2 * pw:
+            raise ValueError(f"MaxPool2d: kernel size {(kh, kw)} is larger than the padded input "
+                             f"{(H + 2 * ph, W + 2 * pw)} (input shape {x.shape})")
+        H_out, W_out = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf) if ph or pw else x
+        # scan the kernel offsets in row-major order, keeping the running max and where it came from
+        y = xp[:, :, 0: sh * (H_out - 1) + 1: sh, 0: sw * (W_out - 1) + 1: sw].copy()
+        argmax = np.zeros(y.shape, dtype=np.int16 if kh * kw < 2 ** 15 else np.int64)
+        for u in range(kh):
+            for v in range(kw):
+                if u == v == 0:
+                    continue
+                candidate = xp[:, :, u: u + sh * (H_out - 1) + 1: sh, v: v + sw * (W_out - 1) + 1: sw]
+                better = candidate > y  # strict: in a tie the first maximum keeps the gradient
+                np.copyto(y, candidate, where=better)
+                argmax[better] = u * kw + v
+        self._cache = (argmax, x.shape, x.dtype)
+        return y
+
+    def backward(self, dy):
+        if self._cache is None:
+            raise RuntimeError("MaxPool2d: backward called before forward")
+        argmax, (N, C, H, W), dtype = self._cache
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        H_out, W_out = argmax.shape[2:]
+        dy = np.asarray(dy, dtype=dtype)
+        if dy.shape != argmax.shape:
+            raise ValueError(f"MaxPool2d: expected dy of shape {argmax.shape}, got {dy.shape}")
+        dxp = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=dtype)
+        for u in range(kh):  # each window sends dy to the one position that won
+            for v in range(kw):
+                dxp[:, :, u: u + sh * (H_out - 1) + 1: sh,
+                          v: v + sw * (W_out - 1) + 1: sw] += np.where(argmax == u * kw + v, dy, 0)
+        return dxp[:, :, ph: ph + H, pw: pw + W]
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
+
+
+class AvgPool1d:
+    """1-d average pooling: ``y[n, c, l] = (1 / count) sum_k x_pad[n, c, s*l + k]``, zero padding.
+
+    Shape: input ``(N, C, L)``, output ``(N, C, L_out)`` with ``L_out = floor((L + 2p - k) / s) + 1``;
+    ``stride`` defaults to ``kernel_size``. ``count`` is ``k`` when ``count_include_pad`` (the padded
+    zeros are averaged in), else the number of real elements in the window. No parameters.
+    Reference: Goodfellow, Bengio & Courville, *Deep Learning* (2016), section 9.3.
+
+    >>> import numpy as np
+    >>> x = np.array([[[1.0, 2.0, 3.0, 4.0]]])
+    >>> AvgPool1d(2, padding=1).forward(x)
+    array([[[0.5, 2.5, 2. ]]])
+    >>> AvgPool1d(2, padding=1, count_include_pad=False).forward(x)
+    array([[[1. , 2.5, 4. ]]])
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, *, count_include_pad=True):
+        first = lambda v: v[0] if isinstance(v, (tuple, list)) else v
+        self.kernel_size = first(kernel_size)
+        self.stride = self.kernel_size if stride is None else first(stride)
+        self.padding = first(padding)
+        self.count_include_pad = count_include_pad
+        if self.padding > self.kernel_size // 2:
+            raise ValueError(f"AvgPool1d: padding should be at most half the kernel size, "
+                             f"got padding {self.padding} with kernel size {self.kernel_size}")
+        self.params, self.grads = {}, {}
+        self.training = True
+        self._cache = None
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"AvgPool1d: expected a floating-point input, got dtype {x.dtype}")
+        if x.ndim != 3:
+            raise ValueError(f"AvgPool1d: expected input of shape (N, C, L), got {x.shape}")
+        k, s, p = self.kernel_size, self.stride, self.padding
+        L = x.shape[2]
+        if k > L + 2 * p:
+            raise ValueError(f"AvgPool1d: kernel size {k} is larger than the padded input length {L + 2 * p} "
+                             f"(input shape {x.shape})")
+        L_out = (L + 2 * p - k) // s + 1
+        xp = np.pad(x, ((0, 0), (0, 0), (p, p))) if p else x
+        total = np.zeros(x.shape[:2] + (L_out,), dtype=x.dtype)
+        for j in range(k):
+            total += xp[:, :, j: j + s * (L_out - 1) + 1: s]
+        if self.count_include_pad:
+            count = np.full(L_out, k, dtype=x.dtype)
+        else:  # how many real (unpadded) elements each window covers
+            starts = np.arange(L_out) * s - p
+            count = (np.minimum(starts + k, L) - np.maximum(starts, 0)).astype(x.dtype)
+        self._cache = (count, x.shape, x.dtype)
+        return total / count
+
+    def backward(self, dy):
+        if self._cache is None:
+            raise RuntimeError("AvgPool1d: backward called before forward")
+        count, (N, C, L), dtype = self._cache
+        k, s, p = self.kernel_size, self.stride, self.padding
+        L_out = count.shape[0]
+        dy = np.asarray(dy, dtype=dtype)
+        if dy.shape != (N, C, L_out):
+            raise ValueError(f"AvgPool1d: expected dy of shape {(N, C, L_out)}, got {dy.shape}")
+        share = dy / count  # every element of a window gets an equal share
+        dxp = np.zeros((N, C, L + 2 * p), dtype=dtype)
+        for j in range(k):
+            dxp[:, :, j: j + s * (L_out - 1) + 1: s] += share
+        return dxp[:, :, p: p + L]
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
+
+
+class AvgPool2d:
+    """2-d average pooling: ``y[n, c, i, j] = (1 / count) sum_{u,v} x_pad[n, c, s_h i + u, s_w j + v]``.
+
+    Shape: input ``(N, C, H, W)``, output ``(N, C, H_out, W_out)`` with
+    ``H_out = floor((H + 2 p_h - k_h) / s_h) + 1`` (likewise ``W_out``); ``stride`` defaults to
+    ``kernel_size``. ``count`` is ``k_h k_w`` when ``count_include_pad`` (padded zeros are
+    averaged in), else the number of real elements in the window. No parameters.
+    Reference: Goodfellow, Bengio & Courville, *Deep Learning* (2016), section 9.3.
+
+    >>> import numpy as np
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> pool = AvgPool2d(2)
+    >>> pool.forward(x)
+    array([[[[ 2.5,  4.5],
+             [10.5, 12.5]]]])
+    >>> pool.backward(np.ones((1, 1, 2, 2)))[0, 0, 0]
+    array([0.25, 0.25, 0.25, 0.25])
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, *, count_include_pad=True):
+        pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)
+        self.kernel_size = pair(kernel_size)
+        self.stride = self.kernel_size if stride is None else pair(stride)
+        self.padding = pair(padding)
+        self.count_include_pad = count_include_pad
+        if any(p > k // 2 for p, k in zip(self.padding, self.kernel_size)):
+            raise ValueError(f"AvgPool2d: padding should be at most half the kernel size, "
+                             f"got padding {self.padding} with kernel size {self.kernel_size}")
+        self.params, self.grads = {}, {}
+        self.training = True
+        self._cache = None
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"AvgPool2d: expected a floating-point input, got dtype {x.dtype}")
+        if x.ndim != 4:
+            raise ValueError(f"AvgPool2d: expected input of shape (N, C, H, W), got {x.shape}")
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        H, W = x.shape[2:]
+        if kh > H + 2 * ph or kw > W + 2 * pw:
+            raise ValueError(f"AvgPool2d: kernel size {(kh, kw)} is larger than the padded input "
+                             f"{(H + 2 * ph, W + 2 * pw)} (input shape {x.shape})")
+        H_out, W_out = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+        total = np.zeros(x.shape[:2] + (H_out, W_out), dtype=x.dtype)
+        for u in range(kh):
+            for v in range(kw):
+                total += xp[:, :, u: u + sh * (H_out - 1) + 1: sh, v: v + sw * (W_out - 1) + 1: sw]
+        if self.count_include_pad:
+            count = np.full((H_out, W_out), kh * kw, dtype=x.dtype)
+        else:  # real (unpadded) rows times real columns under each window
+            top, left = np.arange(H_out) * sh - ph, np.arange(W_out) * sw - pw
+            rows = np.minimum(top + kh, H) - np.maximum(top, 0)
+            cols = np.minimum(left + kw, W) - np.maximum(left, 0)
+            count = np.outer(rows, cols).astype(x.dtype)
+        self._cache = (count, x.shape, x.dtype)
+        return total / count
+
+    def backward(self, dy):
+        if self._cache is None:
+            raise RuntimeError("AvgPool2d: backward called before forward")
+        count, (N, C, H, W), dtype = self._cache
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        H_out, W_out = count.shape
+        dy = np.asarray(dy, dtype=dtype)
+        if dy.shape != (N, C, H_out, W_out):
+            raise ValueError(f"AvgPool2d: expected dy of shape {(N, C, H_out, W_out)}, got {dy.shape}")
+        share = dy / count  # every element of a window gets an equal share
+        dxp = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=dtype)
+        for u in range(kh):
+            for v in range(kw):
+                dxp[:, :, u: u + sh * (H_out - 1) + 1: sh, v: v + sw * (W_out - 1) + 1: sw] += share
+        return dxp[:, :, ph: ph + H, pw: pw + W]
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
