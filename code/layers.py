@@ -649,3 +649,399 @@ class AvgPool2d:
         return self
 
     __call__ = forward
+
+
+# --------------------------------------------------------------------------------------
+# Normalisation
+# --------------------------------------------------------------------------------------
+
+
+class BatchNorm1d:
+    """Batch normalisation over the batch (and length) axis:
+    ``y = gamma * (x - mean) / sqrt(var + eps) + beta``, one mean and variance per channel.
+
+    Shape: input ``(N, C)`` or ``(N, C, L)``, output the same. ``weight`` (gamma) and ``bias``
+    (beta) are ``(C,)``, initialised to ones and zeros. In training the batch statistics
+    normalise (biased variance) and ``running_mean``/``running_var`` move towards them by
+    ``momentum`` (unbiased variance); in ``eval()`` the running statistics normalise.
+    Reference: Ioffe & Szegedy, *Batch normalization* (2015).
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> bn = BatchNorm1d(3)
+    >>> y = bn.forward(5 + 2 * rng.standard_normal((64, 3)))
+    >>> np.round(y.mean(axis=0), 6) + 0.0, np.round(y.std(axis=0), 4)
+    (array([0., 0., 0.]), array([1., 1., 1.]))
+    >>> bn.running_mean.round(1)
+    array([0.5, 0.5, 0.5])
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True):
+        self.num_features, self.eps, self.momentum, self.affine = num_features, eps, momentum, affine
+        self.params = {"weight": np.ones(num_features, dtype=np.float32),
+                       "bias": np.zeros(num_features, dtype=np.float32)} if affine else {}
+        self.grads = {}
+        self.running_mean = np.zeros(num_features, dtype=np.float32)
+        self.running_var = np.ones(num_features, dtype=np.float32)
+        self.num_batches_tracked = 0
+        self.training = True
+        self._cache = None
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"BatchNorm1d: expected a floating-point input, got dtype {x.dtype}")
+        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm1d: expected input of shape (N, {self.num_features}) or "
+                             f"(N, {self.num_features}, L), got {x.shape}")
+        axes = (0,) if x.ndim == 2 else (0, 2)  # every axis but the channels
+        shape = (1, -1) if x.ndim == 2 else (1, -1, 1)  # broadcast per-channel values
+        n = x.size // self.num_features  # values per channel
+        if self.training:
+            if n < 2:
+                raise ValueError(f"BatchNorm1d: expected more than 1 value per channel in training, "
+                                 f"got input of shape {x.shape}")
+            mean, var = x.mean(axis=axes), x.var(axis=axes)  # biased variance normalises
+            self.num_batches_tracked += 1
+            m = 1.0 / self.num_batches_tracked if self.momentum is None else self.momentum
+            self.running_mean = (1 - m) * self.running_mean + m * mean
+            self.running_var = (1 - m) * self.running_var + m * var * n / (n - 1)  # unbiased estimate
+        else:
+            mean, var = self.running_mean.astype(x.dtype), self.running_var.astype(x.dtype)
+        inv_std = 1.0 / np.sqrt(var + self.eps)
+        x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
+        y = x_hat
+        if self.affine:
+            y = x_hat * self.params["weight"].astype(x.dtype).reshape(shape) + self.params["bias"].astype(x.dtype).reshape(shape)
+        self._cache = (x_hat, inv_std, axes, shape, self.training)
+        return y
+
+    def backward(self, dy):
+        if self._cache is None:
+            raise RuntimeError("BatchNorm1d: backward called before forward")
+        x_hat, inv_std, axes, shape, training = self._cache
+        dy = np.asarray(dy, dtype=x_hat.dtype)
+        if dy.shape != x_hat.shape:
+            raise ValueError(f"BatchNorm1d: expected dy of shape {x_hat.shape}, got {dy.shape}")
+        if self.affine:
+            self.grads["weight"] = (dy * x_hat).sum(axis=axes)  # d gamma
+            self.grads["bias"] = dy.sum(axis=axes)  # d beta
+            dx_hat = dy * self.params["weight"].astype(dy.dtype).reshape(shape)
+        else:
+            dx_hat = dy
+        if not training:  # the running statistics are constants
+            return dx_hat * inv_std.reshape(shape)
+        n = x_hat.size // self.num_features
+        # the mean and the variance depend on every x of the channel: two extra terms
+        return inv_std.reshape(shape) / n * (n * dx_hat - dx_hat.sum(axis=axes, keepdims=True)
+                                             - x_hat * (dx_hat * x_hat).sum(axis=axes, keepdims=True))
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
+
+
+class BatchNorm2d:
+    """Batch normalisation of images: ``y = gamma * (x - mean) / sqrt(var + eps) + beta``,
+    one mean and variance per channel over the batch, height and width.
+
+    Shape: input ``(N, C, H, W)``, output the same. ``weight`` (gamma) and ``bias`` (beta) are
+    ``(C,)``, initialised to ones and zeros. Training normalises with the batch statistics
+    (biased variance) and moves ``running_mean``/``running_var`` towards them by ``momentum``
+    (unbiased variance); ``eval()`` normalises with the running statistics.
+    Reference: Ioffe & Szegedy, *Batch normalization* (2015).
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> bn = BatchNorm2d(2)
+    >>> y = bn.forward(3 + rng.standard_normal((8, 2, 5, 5)))
+    >>> np.round(y.mean(axis=(0, 2, 3)), 6) + 0.0
+    array([0., 0.])
+    >>> bn.eval().forward(np.full((1, 2, 1, 1), 3.0)).round(1).ravel()
+    array([2.7, 2.7])
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True):
+        self.num_features, self.eps, self.momentum, self.affine = num_features, eps, momentum, affine
+        self.params = {"weight": np.ones(num_features, dtype=np.float32),
+                       "bias": np.zeros(num_features, dtype=np.float32)} if affine else {}
+        self.grads = {}
+        self.running_mean = np.zeros(num_features, dtype=np.float32)
+        self.running_var = np.ones(num_features, dtype=np.float32)
+        self.num_batches_tracked = 0
+        self.training = True
+        self._cache = None
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"BatchNorm2d: expected a floating-point input, got dtype {x.dtype}")
+        if x.ndim != 4 or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm2d: expected input of shape (N, {self.num_features}, H, W), got {x.shape}")
+        axes, shape = (0, 2, 3), (1, -1, 1, 1)  # statistics over all but the channels
+        n = x.size // self.num_features
+        if self.training:
+            if n < 2:
+                raise ValueError(f"BatchNorm2d: expected more than 1 value per channel in training, "
+                                 f"got input of shape {x.shape}")
+            mean, var = x.mean(axis=axes), x.var(axis=axes)  # biased variance normalises
+            self.num_batches_tracked += 1
+            m = 1.0 / self.num_batches_tracked if self.momentum is None else self.momentum
+            self.running_mean = (1 - m) * self.running_mean + m * mean
+            self.running_var = (1 - m) * self.running_var + m * var * n / (n - 1)  # unbiased estimate
+        else:
+            mean, var = self.running_mean.astype(x.dtype), self.running_var.astype(x.dtype)
+        inv_std = 1.0 / np.sqrt(var + self.eps)
+        x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
+        y = x_hat
+        if self.affine:
+            y = x_hat * self.params["weight"].astype(x.dtype).reshape(shape) + self.params["bias"].astype(x.dtype).reshape(shape)
+        self._cache = (x_hat, inv_std, self.training)
+        return y
+
+    def backward(self, dy):
+        if self._cache is None:
+            raise RuntimeError("BatchNorm2d: backward called before forward")
+        x_hat, inv_std, training = self._cache
+        axes, shape = (0, 2, 3), (1, -1, 1, 1)
+        dy = np.asarray(dy, dtype=x_hat.dtype)
+        if dy.shape != x_hat.shape:
+            raise ValueError(f"BatchNorm2d: expected dy of shape {x_hat.shape}, got {dy.shape}")
+        if self.affine:
+            self.grads["weight"] = (dy * x_hat).sum(axis=axes)  # d gamma
+            self.grads["bias"] = dy.sum(axis=axes)  # d beta
+            dx_hat = dy * self.params["weight"].astype(dy.dtype).reshape(shape)
+        else:
+            dx_hat = dy
+        if not training:  # the running statistics are constants
+            return dx_hat * inv_std.reshape(shape)
+        n = x_hat.size // self.num_features
+        # the mean and the variance depend on every x of the channel: two extra terms
+        return inv_std.reshape(shape) / n * (n * dx_hat - dx_hat.sum(axis=axes, keepdims=True)
+                                             - x_hat * (dx_hat * x_hat).sum(axis=axes, keepdims=True))
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
+
+
+class LayerNorm:
+    """Layer normalisation over the trailing dimensions:
+    ``y = gamma * (x - mean) / sqrt(var + eps) + beta``, one mean and variance per sample.
+
+    Shape: input ``(*, *normalized_shape)``, output the same. ``weight`` (gamma) and ``bias``
+    (beta) have shape ``normalized_shape``, initialised to ones and zeros. The statistics use the
+    biased variance and are the same in training and evaluation (no running statistics).
+    Reference: Ba, Kiros & Hinton, *Layer normalization* (2016).
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> ln = LayerNorm(4)
+    >>> y = ln.forward(10 * rng.standard_normal((2, 4)))
+    >>> np.round(y.mean(axis=-1), 6) + 0.0, np.round(y.var(axis=-1), 3)
+    (array([0., 0.]), array([1., 1.]))
+    """
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True):
+        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        self.params = {"weight": np.ones(self.normalized_shape, dtype=np.float32),
+                       "bias": np.zeros(self.normalized_shape, dtype=np.float32)} if elementwise_affine else {}
+        self.grads = {}
+        self.training = True
+        self._cache = None
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"LayerNorm: expected a floating-point input, got dtype {x.dtype}")
+        k = len(self.normalized_shape)
+        if x.ndim < k or x.shape[x.ndim - k:] != self.normalized_shape:
+            raise ValueError(f"LayerNorm: expected input of shape (*, {', '.join(map(str, self.normalized_shape))}), "
+                             f"got {x.shape}")
+        axes = tuple(range(x.ndim - k, x.ndim))  # the normalised (trailing) axes
+        mean = x.mean(axis=axes, keepdims=True)
+        var = x.var(axis=axes, keepdims=True)
+        inv_std = 1.0 / np.sqrt(var + self.eps)
+        x_hat = (x - mean) * inv_std
+        y = x_hat
+        if self.elementwise_affine:
+            y = x_hat * self.params["weight"].astype(x.dtype) + self.params["bias"].astype(x.dtype)
+        self._cache = (x_hat, inv_std, axes)
+        return y
+
+    def backward(self, dy):
+        if self._cache is None:
+            raise RuntimeError("LayerNorm: backward called before forward")
+        x_hat, inv_std, axes = self._cache
+        dy = np.asarray(dy, dtype=x_hat.dtype)
+        if dy.shape != x_hat.shape:
+            raise ValueError(f"LayerNorm: expected dy of shape {x_hat.shape}, got {dy.shape}")
+        lead = tuple(range(x_hat.ndim - len(axes)))  # the sample axes: gamma and beta are shared there
+        if self.elementwise_affine:
+            self.grads["weight"] = (dy * x_hat).sum(axis=lead)  # d gamma
+            self.grads["bias"] = dy.sum(axis=lead)  # d beta
+            dx_hat = dy * self.params["weight"].astype(dy.dtype)
+        else:
+            dx_hat = dy
+        n = int(np.prod(self.normalized_shape))
+        # as batch norm's backward, with the sums taken over each sample's features
+        return inv_std / n * (n * dx_hat - dx_hat.sum(axis=axes, keepdims=True)
+                              - x_hat * (dx_hat * x_hat).sum(axis=axes, keepdims=True))
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
+
+
+# --------------------------------------------------------------------------------------
+# Dropout and Embedding
+# --------------------------------------------------------------------------------------
+
+
+class Dropout:
+    """Inverted dropout: ``y = x * m / (1 - p)`` with ``m ~ Bernoulli(1 - p)`` in training, ``y = x`` in eval.
+
+    Shape: any input, output the same. Each element is zeroed with probability ``p`` and the
+    survivors are scaled by the keep probability's inverse ``1/(1 - p)``, so the expected value
+    of every element is unchanged and evaluation needs no rescaling. No parameters.
+    Reference: Srivastava et al., *Dropout: a simple way to prevent neural networks from overfitting* (2014).
+
+    >>> import numpy as np
+    >>> drop = Dropout(0.5, rng=0)
+    >>> drop.forward(np.ones(8))
+    array([2., 2., 2., 0., 0., 0., 0., 0.])
+    >>> drop.eval().forward(np.ones(3))
+    array([1., 1., 1.])
+    """
+
+    def __init__(self, p=0.5, *, rng=None):
+        if not 0 <= p <= 1:
+            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
+        self.p = p
+        self.rng = np.random.default_rng(rng)
+        self.params, self.grads = {}, {}
+        self.training = True
+        self._mask = None
+        self._called = False
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"Dropout: expected a floating-point input, got dtype {x.dtype}")
+        self._called = True
+        if not self.training or self.p == 0:
+            self._mask = None  # identity
+            return x
+        keep = self.rng.random(x.shape, dtype=np.float32) >= self.p  # kept with probability 1 - p
+        scale = 0.0 if self.p == 1 else 1.0 / (1.0 - self.p)
+        self._mask = keep * x.dtype.type(scale)  # the same mask scales the gradient
+        return x * self._mask
+
+    def backward(self, dy):
+        if not self._called:
+            raise RuntimeError("Dropout: backward called before forward")
+        dy = np.asarray(dy)
+        if self._mask is None:
+            return dy
+        if dy.shape != self._mask.shape:
+            raise ValueError(f"Dropout: expected dy of shape {self._mask.shape}, got {dy.shape}")
+        return dy * self._mask
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
+
+
+class Embedding:
+    """Lookup table: ``y[..., :] = W[x[...], :]`` for integer indices ``x``.
+
+    Shape: input an integer array of any shape ``(*)``, output ``(*, embedding_dim)``.
+    ``weight`` is ``(num_embeddings, embedding_dim)`` drawn from N(0, 1) as in torch; the row
+    ``padding_idx`` (if given) starts at zero and never receives a gradient. ``backward``
+    returns ``None`` (indices have no gradient) and fills ``grads["weight"]``.
+    Reference: Bengio et al., *A neural probabilistic language model* (2003).
+
+    >>> import numpy as np
+    >>> emb = Embedding(10, 3, padding_idx=0, rng=0)
+    >>> y = emb.forward(np.array([[4, 0, 4]]))
+    >>> y.shape, y[0, 1]
+    ((1, 3, 3), array([0., 0., 0.], dtype=float32))
+    >>> emb.backward(np.ones((1, 3, 3))) is None, emb.grads["weight"][[0, 4]]
+    (True, array([[0., 0., 0.],
+           [2., 2., 2.]]))
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, *, rng=None):
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx must be in [-{num_embeddings}, {num_embeddings}), "
+                                 f"got {padding_idx}")
+            padding_idx %= num_embeddings  # a negative index counts from the end, as in torch
+        self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
+        rng = np.random.default_rng(rng)
+        weight = rng.standard_normal((num_embeddings, embedding_dim)).astype(np.float32)
+        if padding_idx is not None:
+            weight[padding_idx] = 0
+        self.params = {"weight": weight}
+        self.grads = {}
+        self.training = True
+        self._x = None
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.integer):
+            raise TypeError(f"Embedding: expected integer indices, got dtype {x.dtype}")
+        if x.size and (x.min() < 0 or x.max() >= self.num_embeddings):
+            raise ValueError(f"Embedding: expected indices in [0, {self.num_embeddings}), "
+                             f"got values from {x.min()} to {x.max()}")
+        self._x = x
+        return self.params["weight"][x]  # (*, embedding_dim)
+
+    def backward(self, dy):
+        if self._x is None:
+            raise RuntimeError("Embedding: backward called before forward")
+        W = self.params["weight"]
+        dy = np.asarray(dy)
+        if dy.shape != self._x.shape + (self.embedding_dim,):
+            raise ValueError(f"Embedding: expected dy of shape {self._x.shape + (self.embedding_dim,)}, got {dy.shape}")
+        dW = np.zeros(W.shape, dtype=np.result_type(W.dtype, dy.dtype))
+        np.add.at(dW, self._x.ravel(), dy.reshape(-1, self.embedding_dim))  # a row used twice gets both
+        if self.padding_idx is not None:
+            dW[self.padding_idx] = 0
+        self.grads["weight"] = dW
+        return None
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
