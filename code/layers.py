@@ -1045,3 +1045,379 @@ class Embedding:
         return self
 
     __call__ = forward
+
+
+# --------------------------------------------------------------------------------------
+# Recurrent layers
+# --------------------------------------------------------------------------------------
+
+
+class RNN:
+    """Elman recurrent layer: ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)`` (or ReLU).
+
+    Shape: input ``(T, N, input_size)`` (``(N, T, input_size)`` if ``batch_first``; ``(T, input_size)``
+    unbatched), optional ``hx`` ``(1, N, hidden_size)``; returns ``output`` ``(T, N, hidden_size)``
+    (batch-first likewise) and ``h_n`` ``(1, N, hidden_size)``. ``weight_ih_l0`` is
+    ``(hidden_size, input_size)``, ``weight_hh_l0`` ``(hidden_size, hidden_size)``, biases
+    ``(hidden_size,)``, all from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) as in torch.
+    ``backward(d_output, dh_n=None)`` returns ``dx`` and sets ``dh0``, the gradient for ``hx``.
+    Reference: Elman, *Finding structure in time* (1990).
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> rnn = RNN(3, 5, rng=rng)
+    >>> output, h_n = rnn.forward(rng.standard_normal((7, 2, 3)))
+    >>> output.shape, h_n.shape, bool(np.all(output[-1] == h_n[0]))
+    ((7, 2, 5), (1, 2, 5), True)
+    >>> rnn.backward(np.ones_like(output)).shape
+    (7, 2, 3)
+    """
+
+    def __init__(self, input_size, hidden_size, *, nonlinearity="tanh", bias=True, batch_first=False, rng=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.nonlinearity, self.batch_first = nonlinearity, batch_first
+        rng = np.random.default_rng(rng)
+        k = 1.0 / np.sqrt(hidden_size)
+        H, I = hidden_size, input_size
+        self.params = {"weight_ih_l0": rng.uniform(-k, k, (H, I)).astype(np.float32),
+                       "weight_hh_l0": rng.uniform(-k, k, (H, H)).astype(np.float32)}
+        if bias:
+            self.params["bias_ih_l0"] = rng.uniform(-k, k, H).astype(np.float32)
+            self.params["bias_hh_l0"] = rng.uniform(-k, k, H).astype(np.float32)
+        self.grads = {}
+        self.training = True
+        self._cache = None
+
+    def forward(self, x, hx=None):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"RNN: expected a floating-point input, got dtype {x.dtype}")
+        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
+            layout = "(N, T, {0})" if self.batch_first else "(T, N, {0})"
+            raise ValueError(f"RNN: expected input of shape {layout.format(self.input_size)} or "
+                             f"(T, {self.input_size}), got {x.shape}")
+        unbatched = x.ndim == 2
+        x = x[:, None] if unbatched else (x.swapaxes(0, 1) if self.batch_first else x)  # (T, N, I)
+        T, N, _ = x.shape
+        H = self.hidden_size
+        h_shape = (1, H) if unbatched else (1, N, H)
+        if hx is not None and np.shape(hx) != h_shape:
+            raise ValueError(f"RNN: expected hx of shape {h_shape}, got {np.shape(hx)}")
+        W_ih = self.params["weight_ih_l0"].astype(x.dtype, copy=False)
+        W_hh = self.params["weight_hh_l0"].astype(x.dtype, copy=False)
+        # the input projection of every time step in one product
+        a_x = x @ W_ih.T  # (T, N, H)
+        if "bias_ih_l0" in self.params:
+            a_x += (self.params["bias_ih_l0"] + self.params["bias_hh_l0"]).astype(x.dtype)
+        h = np.empty((T + 1, N, H), dtype=x.dtype)  # h[0] is the initial state
+        h[0] = 0 if hx is None else np.reshape(hx, (N, H))
+        for t in range(T):
+            a = a_x[t] + h[t] @ W_hh.T
+            h[t + 1] = np.tanh(a) if self.nonlinearity == "tanh" else np.maximum(a, 0)
+        self._cache = (x, h, unbatched)
+        output = h[1:]
+        if unbatched:
+            return output[:, 0], h[-1].reshape(h_shape)
+        return (output.swapaxes(0, 1) if self.batch_first else output), h[-1][None]
+
+    def backward(self, d_output, dh_n=None):
+        if self._cache is None:
+            raise RuntimeError("RNN: backward called before forward")
+        x, h, unbatched = self._cache
+        T, N, I = x.shape
+        H = self.hidden_size
+        dy = np.asarray(d_output, dtype=x.dtype)
+        expected = (T, H) if unbatched else ((N, T, H) if self.batch_first else (T, N, H))
+        if dy.shape != expected:
+            raise ValueError(f"RNN: expected d_output of shape {expected}, got {dy.shape}")
+        dy = dy[:, None] if unbatched else (dy.swapaxes(0, 1) if self.batch_first else dy)
+        W_ih = self.params["weight_ih_l0"].astype(x.dtype, copy=False)
+        W_hh = self.params["weight_hh_l0"].astype(x.dtype, copy=False)
+        da = np.empty((T, N, H), dtype=x.dtype)  # gradient of the pre-activation at every step
+        dh = np.zeros((N, H), dtype=x.dtype) if dh_n is None else np.reshape(dh_n, (N, H)).astype(x.dtype)
+        for t in reversed(range(T)):
+            dh = dh + dy[t]  # from the output at t and from step t + 1
+            da[t] = dh * (1 - h[t + 1] ** 2) if self.nonlinearity == "tanh" else dh * (h[t + 1] > 0)
+            dh = da[t] @ W_hh  # to h_{t-1}
+        self.dh0 = dh.reshape((1, H) if unbatched else (1, N, H))
+        da2 = da.reshape(T * N, H)
+        self.grads["weight_ih_l0"] = da2.T @ x.reshape(T * N, I)
+        self.grads["weight_hh_l0"] = da2.T @ h[:-1].reshape(T * N, H)
+        if "bias_ih_l0" in self.params:
+            self.grads["bias_ih_l0"] = self.grads["bias_hh_l0"] = da2.sum(axis=0)
+        dx = da @ W_ih  # (T, N, I)
+        return dx[:, 0] if unbatched else (dx.swapaxes(0, 1) if self.batch_first else dx)
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
+
+
+class LSTM:
+    """Long short-term memory layer, gates stacked ``i, f, g, o`` as in torch:
+    ``[i, f, g, o] = [sigma, sigma, tanh, sigma](x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``,
+    ``c_t = f * c_{t-1} + i * g``, ``h_t = o * tanh(c_t)``.
+
+    Shape: input ``(T, N, input_size)`` (``(N, T, input_size)`` if ``batch_first``; ``(T, input_size)``
+    unbatched), optional ``hx = (h_0, c_0)`` each ``(1, N, hidden_size)``; returns ``output``
+    ``(T, N, hidden_size)`` and ``(h_n, c_n)``. ``weight_ih_l0`` is ``(4 hidden_size, input_size)``,
+    ``weight_hh_l0`` ``(4 hidden_size, hidden_size)``, biases ``(4 hidden_size,)``, all from
+    U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)). ``backward(d_output, dh_n=None, dc_n=None)``
+    returns ``dx`` and sets ``dh0`` and ``dc0``.
+    Reference: Hochreiter & Schmidhuber, *Long short-term memory* (1997).
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> lstm = LSTM(3, 5, batch_first=True, rng=rng)
+    >>> output, (h_n, c_n) = lstm.forward(rng.standard_normal((2, 7, 3)))
+    >>> output.shape, h_n.shape, c_n.shape
+    ((2, 7, 5), (1, 2, 5), (1, 2, 5))
+    >>> lstm.backward(np.ones_like(output)).shape, lstm.grads["weight_hh_l0"].shape
+    ((2, 7, 3), (20, 5))
+    """
+
+    def __init__(self, input_size, hidden_size, *, bias=True, batch_first=False, rng=None):
+        self.input_size, self.hidden_size, self.batch_first = input_size, hidden_size, batch_first
+        rng = np.random.default_rng(rng)
+        k = 1.0 / np.sqrt(hidden_size)
+        H, I = hidden_size, input_size
+        self.params = {"weight_ih_l0": rng.uniform(-k, k, (4 * H, I)).astype(np.float32),
+                       "weight_hh_l0": rng.uniform(-k, k, (4 * H, H)).astype(np.float32)}
+        if bias:
+            self.params["bias_ih_l0"] = rng.uniform(-k, k, 4 * H).astype(np.float32)
+            self.params["bias_hh_l0"] = rng.uniform(-k, k, 4 * H).astype(np.float32)
+        self.grads = {}
+        self.training = True
+        self._cache = None
+
+    @staticmethod
+    def _sigmoid(z):
+        e = np.exp(-np.abs(z))  # never overflows
+        return np.where(z >= 0, 1, e) / (1 + e)
+
+    def forward(self, x, hx=None):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"LSTM: expected a floating-point input, got dtype {x.dtype}")
+        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
+            layout = "(N, T, {0})" if self.batch_first else "(T, N, {0})"
+            raise ValueError(f"LSTM: expected input of shape {layout.format(self.input_size)} or "
+                             f"(T, {self.input_size}), got {x.shape}")
+        unbatched = x.ndim == 2
+        x = x[:, None] if unbatched else (x.swapaxes(0, 1) if self.batch_first else x)  # (T, N, I)
+        T, N, _ = x.shape
+        H = self.hidden_size
+        h_shape = (1, H) if unbatched else (1, N, H)
+        if hx is not None and (len(hx) != 2 or np.shape(hx[0]) != h_shape or np.shape(hx[1]) != h_shape):
+            raise ValueError(f"LSTM: expected hx = (h_0, c_0), each of shape {h_shape}, "
+                             f"got {tuple(np.shape(v) for v in hx)}")
+        W_ih = self.params["weight_ih_l0"].astype(x.dtype, copy=False)
+        W_hh = self.params["weight_hh_l0"].astype(x.dtype, copy=False)
+        z_x = x @ W_ih.T  # (T, N, 4H): the input part of every gate at every step, one product
+        if "bias_ih_l0" in self.params:
+            z_x += (self.params["bias_ih_l0"] + self.params["bias_hh_l0"]).astype(x.dtype)
+        h = np.empty((T + 1, N, H), dtype=x.dtype)
+        c = np.empty((T + 1, N, H), dtype=x.dtype)
+        gates = np.empty((T, N, 4 * H), dtype=x.dtype)  # i, f, g, o after their nonlinearities
+        h[0] = 0 if hx is None else np.reshape(hx[0], (N, H))
+        c[0] = 0 if hx is None else np.reshape(hx[1], (N, H))
+        for t in range(T):
+            z = z_x[t] + h[t] @ W_hh.T  # (N, 4H): all four gates in one product
+            gates[t] = self._sigmoid(z)
+            gates[t, :, 2 * H:3 * H] = np.tanh(z[:, 2 * H:3 * H])  # g is the candidate, in (-1, 1)
+            i, f, g, o = gates[t, :, :H], gates[t, :, H:2 * H], gates[t, :, 2 * H:3 * H], gates[t, :, 3 * H:]
+            c[t + 1] = f * c[t] + i * g
+            h[t + 1] = o * np.tanh(c[t + 1])
+        self._cache = (x, h, c, gates, unbatched)
+        output = h[1:]
+        if unbatched:
+            return output[:, 0], (h[-1].reshape(h_shape), c[-1].reshape(h_shape))
+        output = output.swapaxes(0, 1) if self.batch_first else output
+        return output, (h[-1][None], c[-1][None])
+
+    def backward(self, d_output, dh_n=None, dc_n=None):
+        if self._cache is None:
+            raise RuntimeError("LSTM: backward called before forward")
+        x, h, c, gates, unbatched = self._cache
+        T, N, I = x.shape
+        H = self.hidden_size
+        dy = np.asarray(d_output, dtype=x.dtype)
+        expected = (T, H) if unbatched else ((N, T, H) if self.batch_first else (T, N, H))
+        if dy.shape != expected:
+            raise ValueError(f"LSTM: expected d_output of shape {expected}, got {dy.shape}")
+        dy = dy[:, None] if unbatched else (dy.swapaxes(0, 1) if self.batch_first else dy)
+        W_ih = self.params["weight_ih_l0"].astype(x.dtype, copy=False)
+        W_hh = self.params["weight_hh_l0"].astype(x.dtype, copy=False)
+        dz = np.empty((T, N, 4 * H), dtype=x.dtype)  # gradient of the gate pre-activations
+        dh = np.zeros((N, H), dtype=x.dtype) if dh_n is None else np.reshape(dh_n, (N, H)).astype(x.dtype)
+        dc = np.zeros((N, H), dtype=x.dtype) if dc_n is None else np.reshape(dc_n, (N, H)).astype(x.dtype)
+        for t in reversed(range(T)):
+            i, f, g, o = gates[t, :, :H], gates[t, :, H:2 * H], gates[t, :, 2 * H:3 * H], gates[t, :, 3 * H:]
+            tanh_c = np.tanh(c[t + 1])
+            dh = dh + dy[t]  # from the output at t and from step t + 1
+            do = dh * tanh_c  # h = o * tanh(c)
+            dc = dc + dh * o * (1 - tanh_c ** 2)
+            di, df, dg = dc * g, dc * c[t], dc * i  # c = f * c_prev + i * g
+            dz[t, :, :H] = di * i * (1 - i)
+            dz[t, :, H:2 * H] = df * f * (1 - f)
+            dz[t, :, 2 * H:3 * H] = dg * (1 - g ** 2)
+            dz[t, :, 3 * H:] = do * o * (1 - o)
+            dc = dc * f  # to c_{t-1}
+            dh = dz[t] @ W_hh  # to h_{t-1}
+        self.dh0 = dh.reshape((1, H) if unbatched else (1, N, H))
+        self.dc0 = dc.reshape((1, H) if unbatched else (1, N, H))
+        dz2 = dz.reshape(T * N, 4 * H)
+        self.grads["weight_ih_l0"] = dz2.T @ x.reshape(T * N, I)
+        self.grads["weight_hh_l0"] = dz2.T @ h[:-1].reshape(T * N, H)
+        if "bias_ih_l0" in self.params:
+            self.grads["bias_ih_l0"] = self.grads["bias_hh_l0"] = dz2.sum(axis=0)
+        dx = dz @ W_ih  # (T, N, I)
+        return dx[:, 0] if unbatched else (dx.swapaxes(0, 1) if self.batch_first else dx)
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
+
+
+class GRU:
+    """Gated recurrent unit, gates stacked ``r, z, n`` as in torch:
+    ``r = sigma(x W_ir^T + b_ir + h W_hr^T + b_hr)``, ``z = sigma(x W_iz^T + b_iz + h W_hz^T + b_hz)``,
+    ``n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn))``, ``h_t = (1 - z) * n + z * h_{t-1}``.
+
+    Shape: input ``(T, N, input_size)`` (``(N, T, input_size)`` if ``batch_first``; ``(T, input_size)``
+    unbatched), optional ``hx`` ``(1, N, hidden_size)``; returns ``output`` ``(T, N, hidden_size)``
+    and ``h_n`` ``(1, N, hidden_size)``. ``weight_ih_l0`` is ``(3 hidden_size, input_size)``,
+    ``weight_hh_l0`` ``(3 hidden_size, hidden_size)``, biases ``(3 hidden_size,)``, all from
+    U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)). ``backward(d_output, dh_n=None)`` returns ``dx``
+    and sets ``dh0``.
+    Reference: Cho et al., *Learning phrase representations using RNN encoder-decoder* (2014).
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> gru = GRU(3, 5, rng=rng)
+    >>> output, h_n = gru.forward(rng.standard_normal((7, 2, 3)))
+    >>> output.shape, h_n.shape
+    ((7, 2, 5), (1, 2, 5))
+    >>> gru.backward(np.ones_like(output)).shape
+    (7, 2, 3)
+    """
+
+    def __init__(self, input_size, hidden_size, *, bias=True, batch_first=False, rng=None):
+        self.input_size, self.hidden_size, self.batch_first = input_size, hidden_size, batch_first
+        rng = np.random.default_rng(rng)
+        k = 1.0 / np.sqrt(hidden_size)
+        H, I = hidden_size, input_size
+        self.params = {"weight_ih_l0": rng.uniform(-k, k, (3 * H, I)).astype(np.float32),
+                       "weight_hh_l0": rng.uniform(-k, k, (3 * H, H)).astype(np.float32)}
+        if bias:
+            self.params["bias_ih_l0"] = rng.uniform(-k, k, 3 * H).astype(np.float32)
+            self.params["bias_hh_l0"] = rng.uniform(-k, k, 3 * H).astype(np.float32)
+        self.grads = {}
+        self.training = True
+        self._cache = None
+
+    @staticmethod
+    def _sigmoid(z):
+        e = np.exp(-np.abs(z))  # never overflows
+        return np.where(z >= 0, 1, e) / (1 + e)
+
+    def forward(self, x, hx=None):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"GRU: expected a floating-point input, got dtype {x.dtype}")
+        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
+            layout = "(N, T, {0})" if self.batch_first else "(T, N, {0})"
+            raise ValueError(f"GRU: expected input of shape {layout.format(self.input_size)} or "
+                             f"(T, {self.input_size}), got {x.shape}")
+        unbatched = x.ndim == 2
+        x = x[:, None] if unbatched else (x.swapaxes(0, 1) if self.batch_first else x)  # (T, N, I)
+        T, N, _ = x.shape
+        H = self.hidden_size
+        h_shape = (1, H) if unbatched else (1, N, H)
+        if hx is not None and np.shape(hx) != h_shape:
+            raise ValueError(f"GRU: expected hx of shape {h_shape}, got {np.shape(hx)}")
+        W_ih = self.params["weight_ih_l0"].astype(x.dtype, copy=False)
+        W_hh = self.params["weight_hh_l0"].astype(x.dtype, copy=False)
+        has_bias = "bias_ih_l0" in self.params
+        a_x = x @ W_ih.T  # (T, N, 3H): the input part of r, z and n at every step, one product
+        if has_bias:
+            a_x += self.params["bias_ih_l0"].astype(x.dtype)
+        b_hh = self.params["bias_hh_l0"].astype(x.dtype) if has_bias else 0
+        h = np.empty((T + 1, N, H), dtype=x.dtype)
+        gates = np.empty((T, N, 3 * H), dtype=x.dtype)  # r, z, n after their nonlinearities
+        hn = np.empty((T, N, H), dtype=x.dtype)  # h W_hn^T + b_hn, which r multiplies
+        h[0] = 0 if hx is None else np.reshape(hx, (N, H))
+        for t in range(T):
+            a_h = h[t] @ W_hh.T + b_hh  # (N, 3H): the hidden part of r, z and n, one product
+            gates[t, :, :2 * H] = self._sigmoid(a_x[t, :, :2 * H] + a_h[:, :2 * H])  # r and z
+            r, z = gates[t, :, :H], gates[t, :, H:2 * H]
+            hn[t] = a_h[:, 2 * H:]
+            gates[t, :, 2 * H:] = n = np.tanh(a_x[t, :, 2 * H:] + r * hn[t])  # the candidate uses x and r * h
+            h[t + 1] = (1 - z) * n + z * h[t]
+        self._cache = (x, h, gates, hn, unbatched)
+        output = h[1:]
+        if unbatched:
+            return output[:, 0], h[-1].reshape(h_shape)
+        return (output.swapaxes(0, 1) if self.batch_first else output), h[-1][None]
+
+    def backward(self, d_output, dh_n=None):
+        if self._cache is None:
+            raise RuntimeError("GRU: backward called before forward")
+        x, h, gates, hn, unbatched = self._cache
+        T, N, I = x.shape
+        H = self.hidden_size
+        dy = np.asarray(d_output, dtype=x.dtype)
+        expected = (T, H) if unbatched else ((N, T, H) if self.batch_first else (T, N, H))
+        if dy.shape != expected:
+            raise ValueError(f"GRU: expected d_output of shape {expected}, got {dy.shape}")
+        dy = dy[:, None] if unbatched else (dy.swapaxes(0, 1) if self.batch_first else dy)
+        W_ih = self.params["weight_ih_l0"].astype(x.dtype, copy=False)
+        W_hh = self.params["weight_hh_l0"].astype(x.dtype, copy=False)
+        da_x = np.empty((T, N, 3 * H), dtype=x.dtype)  # gradient of the input parts (and b_ih)
+        da_h = np.empty((T, N, 3 * H), dtype=x.dtype)  # gradient of the hidden parts (and b_hh)
+        dh = np.zeros((N, H), dtype=x.dtype) if dh_n is None else np.reshape(dh_n, (N, H)).astype(x.dtype)
+        for t in reversed(range(T)):
+            r, z, n = gates[t, :, :H], gates[t, :, H:2 * H], gates[t, :, 2 * H:]
+            dh = dh + dy[t]  # from the output at t and from step t + 1
+            dn = dh * (1 - z)  # h = (1 - z) * n + z * h_prev
+            dz = dh * (h[t] - n)
+            da_n = dn * (1 - n ** 2)  # through tanh
+            dr = da_n * hn[t]
+            da_x[t, :, :H] = da_h[t, :, :H] = dr * r * (1 - r)
+            da_x[t, :, H:2 * H] = da_h[t, :, H:2 * H] = dz * z * (1 - z)
+            da_x[t, :, 2 * H:] = da_n
+            da_h[t, :, 2 * H:] = da_n * r  # r gates the hidden part of n
+            dh = dh * z + da_h[t] @ W_hh  # to h_{t-1}: directly and through the gates
+        self.dh0 = dh.reshape((1, H) if unbatched else (1, N, H))
+        da_x2, da_h2 = da_x.reshape(T * N, 3 * H), da_h.reshape(T * N, 3 * H)
+        self.grads["weight_ih_l0"] = da_x2.T @ x.reshape(T * N, I)
+        self.grads["weight_hh_l0"] = da_h2.T @ h[:-1].reshape(T * N, H)
+        if "bias_ih_l0" in self.params:
+            self.grads["bias_ih_l0"] = da_x2.sum(axis=0)
+            self.grads["bias_hh_l0"] = da_h2.sum(axis=0)
+        dx = da_x @ W_ih  # (T, N, I)
+        return dx[:, 0] if unbatched else (dx.swapaxes(0, 1) if self.batch_first else dx)
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
