@@ -1421,3 +1421,404 @@ class GRU:
         return self
 
     __call__ = forward
+
+
+# --------------------------------------------------------------------------------------
+# Activations
+# --------------------------------------------------------------------------------------
+
+
+class ReLU:
+    """Rectified linear unit: ``y = max(x, 0)``, ``dy/dx = 1 if x > 0 else 0``.
+
+    Shape: any input, output the same. No parameters.
+    Reference: Nair & Hinton, *Rectified linear units improve restricted Boltzmann machines* (2010).
+
+    >>> import numpy as np
+    >>> relu = ReLU()
+    >>> relu.forward(np.array([-2.0, 0.0, 3.0]))
+    array([0., 0., 3.])
+    >>> relu.backward(np.ones(3))
+    array([0., 0., 1.])
+    """
+
+    def __init__(self):
+        self.params, self.grads = {}, {}
+        self.training = True
+        self._positive = None
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"ReLU: expected a floating-point input, got dtype {x.dtype}")
+        self._positive = x > 0
+        return np.maximum(x, 0)
+
+    def backward(self, dy):
+        if self._positive is None:
+            raise RuntimeError("ReLU: backward called before forward")
+        dy = np.asarray(dy)
+        if dy.shape != self._positive.shape:
+            raise ValueError(f"ReLU: expected dy of shape {self._positive.shape}, got {dy.shape}")
+        return dy * self._positive
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
+
+
+class LeakyReLU:
+    """Leaky ReLU: ``y = x if x > 0 else negative_slope * x``.
+
+    Shape: any input, output the same. No parameters.
+    Reference: Maas, Hannun & Ng, *Rectifier nonlinearities improve neural network acoustic models* (2013).
+
+    >>> import numpy as np
+    >>> act = LeakyReLU(0.1)
+    >>> act.forward(np.array([-2.0, 0.0, 3.0]))
+    array([-0.2,  0. ,  3. ])
+    >>> act.backward(np.ones(3))
+    array([0.1, 0.1, 1. ])
+    """
+
+    def __init__(self, negative_slope=0.01):
+        self.negative_slope = negative_slope
+        self.params, self.grads = {}, {}
+        self.training = True
+        self._positive = None
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"LeakyReLU: expected a floating-point input, got dtype {x.dtype}")
+        self._positive = x > 0
+        return np.where(self._positive, x, x * x.dtype.type(self.negative_slope))
+
+    def backward(self, dy):
+        if self._positive is None:
+            raise RuntimeError("LeakyReLU: backward called before forward")
+        dy = np.asarray(dy)
+        if dy.shape != self._positive.shape:
+            raise ValueError(f"LeakyReLU: expected dy of shape {self._positive.shape}, got {dy.shape}")
+        return np.where(self._positive, dy, dy * dy.dtype.type(self.negative_slope))
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
+
+
+class Sigmoid:
+    """Logistic sigmoid: ``y = 1 / (1 + exp(-x))``, ``dy/dx = y (1 - y)``.
+
+    Shape: any input, output the same. No parameters. Computed from ``exp(-|x|)``, which never
+    overflows, so any input magnitude is safe.
+    Reference: Goodfellow, Bengio & Courville, *Deep Learning* (2016), section 6.3.2.
+
+    >>> import numpy as np
+    >>> act = Sigmoid()
+    >>> act.forward(np.array([-1000.0, 0.0, 1000.0]))
+    array([0. , 0.5, 1. ])
+    >>> act.backward(np.ones(3))
+    array([0.  , 0.25, 0.  ])
+    """
+
+    def __init__(self):
+        self.params, self.grads = {}, {}
+        self.training = True
+        self._y = None
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"Sigmoid: expected a floating-point input, got dtype {x.dtype}")
+        e = np.exp(-np.abs(x))  # in (0, 1]: no overflow for either sign
+        self._y = np.where(x >= 0, 1, e) / (1 + e)  # 1/(1 + e) for x >= 0, e/(1 + e) below
+        return self._y
+
+    def backward(self, dy):
+        if self._y is None:
+            raise RuntimeError("Sigmoid: backward called before forward")
+        dy = np.asarray(dy)
+        if dy.shape != self._y.shape:
+            raise ValueError(f"Sigmoid: expected dy of shape {self._y.shape}, got {dy.shape}")
+        return dy * self._y * (1 - self._y)
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
+
+
+class Tanh:
+    """Hyperbolic tangent: ``y = tanh(x)``, ``dy/dx = 1 - y^2``.
+
+    Shape: any input, output the same. No parameters.
+    Reference: LeCun et al., *Efficient BackProp* (1998).
+
+    >>> import numpy as np
+    >>> act = Tanh()
+    >>> act.forward(np.array([-1000.0, 0.0, 1000.0]))
+    array([-1.,  0.,  1.])
+    >>> act.backward(np.ones(3))
+    array([0., 1., 0.])
+    """
+
+    def __init__(self):
+        self.params, self.grads = {}, {}
+        self.training = True
+        self._y = None
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"Tanh: expected a floating-point input, got dtype {x.dtype}")
+        self._y = np.tanh(x)
+        return self._y
+
+    def backward(self, dy):
+        if self._y is None:
+            raise RuntimeError("Tanh: backward called before forward")
+        dy = np.asarray(dy)
+        if dy.shape != self._y.shape:
+            raise ValueError(f"Tanh: expected dy of shape {self._y.shape}, got {dy.shape}")
+        return dy * (1 - self._y ** 2)
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
+
+
+class Softmax:
+    """Softmax over one axis: ``y_i = exp(x_i - max x) / sum_j exp(x_j - max x)``.
+
+    Shape: any input, output the same; ``dim`` is the axis that sums to one and must be given.
+    Subtracting the maximum changes nothing mathematically and keeps ``exp`` from overflowing.
+    Backward: ``dx = y * (dy - sum(dy * y, dim))``. No parameters.
+    Reference: Bridle, *Probabilistic interpretation of feedforward classification network outputs* (1990).
+
+    >>> import numpy as np
+    >>> sm = Softmax(dim=1)
+    >>> y = sm.forward(np.array([[1000.0, 1000.0], [0.0, np.log(3.0)]]))
+    >>> y
+    array([[0.5 , 0.5 ],
+           [0.25, 0.75]])
+    >>> sm.backward(np.array([[1.0, 1.0], [1.0, 1.0]]))
+    array([[0., 0.],
+           [0., 0.]])
+    """
+
+    def __init__(self, dim):
+        if not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"Softmax: dim must be an int (the axis to normalise), got {dim!r}")
+        self.dim = int(dim)
+        self.params, self.grads = {}, {}
+        self.training = True
+        self._y = None
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"Softmax: expected a floating-point input, got dtype {x.dtype}")
+        if not -x.ndim <= self.dim < x.ndim:
+            raise ValueError(f"Softmax: dim {self.dim} is out of range for input of shape {x.shape}")
+        e = np.exp(x - x.max(axis=self.dim, keepdims=True))  # the largest exponent is exp(0) = 1
+        self._y = e / e.sum(axis=self.dim, keepdims=True)
+        return self._y
+
+    def backward(self, dy):
+        if self._y is None:
+            raise RuntimeError("Softmax: backward called before forward")
+        y = self._y
+        dy = np.asarray(dy)
+        if dy.shape != y.shape:
+            raise ValueError(f"Softmax: expected dy of shape {y.shape}, got {dy.shape}")
+        return y * (dy - (dy * y).sum(axis=self.dim, keepdims=True))
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
+
+
+class GELU:
+    """Gaussian error linear unit: ``y = x Phi(x)`` with ``Phi(x) = (1 + erf(x / sqrt 2)) / 2``;
+    ``approximate='tanh'`` uses ``y = x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2``.
+
+    Shape: any input, output the same. No parameters. Backward: ``dy/dx = Phi(x) + x phi(x)``
+    with ``phi`` the standard normal density. numpy has no ``erf``: ``_erf`` evaluates it to
+    double precision with the piecewise rational approximations of fdlibm (Sun Microsystems).
+    Reference: Hendrycks & Gimpel, *Gaussian error linear units (GELUs)* (2016).
+
+    >>> import numpy as np
+    >>> act = GELU()
+    >>> act.forward(np.array([-3.0, 0.0, 1.0, 1e4])).round(6)
+    array([-4.05000e-03,  0.00000e+00,  8.41345e-01,  1.00000e+04])
+    >>> GELU(approximate="tanh").forward(np.array([1.0])).round(6)
+    array([0.841192])
+    """
+
+    # fdlibm s_erf.c coefficients, highest degree first for np.polyval
+    _PP = (-2.37630166566501626084e-05, -5.77027029648944159157e-03, -2.84817495755985104766e-02,
+           -3.25042107247001499370e-01, 1.28379167095512558561e-01)
+    _QQ = (-3.96022827877536812320e-06, 1.32494738004321644526e-04, 5.08130628187576562776e-03,
+           6.50222499887672944485e-02, 3.97917223959155352819e-01, 1.0)
+    _PA = (-2.16637559486879084300e-03, 3.54783043256182359371e-02, -1.10894694282396677476e-01,
+           3.18346619901161753674e-01, -3.72207876035701323847e-01, 4.14856118683748331666e-01,
+           -2.36211856075265944077e-03)
+    _QA = (1.19844998467991074170e-02, 1.36370839120290507362e-02, 1.26171219808761642112e-01,
+           7.18286544141962662868e-02, 5.40397917702171048937e-01, 1.06420880400844228286e-01, 1.0)
+    _RA = (-9.81432934416914548592e+00, -8.12874355063065934246e+01, -1.84605092906711035994e+02,
+           -1.62396669462573470355e+02, -6.23753324503260060396e+01, -1.05586262253232909814e+01,
+           -6.93858572707181764372e-01, -9.86494403484714822705e-03)
+    _SA = (-6.04244152148580987438e-02, 6.57024977031928170135e+00, 1.08635005541779435134e+02,
+           4.29008140027567833386e+02, 6.45387271733267880336e+02, 4.34565877475229228821e+02,
+           1.37657754143519042600e+02, 1.96512716674392571292e+01, 1.0)
+    _RB = (-4.83519191608651397019e+02, -1.02509513161107724954e+03, -6.37566443368389627722e+02,
+           -1.60636384855821916062e+02, -1.77579549177547519889e+01, -7.99283237680523006574e-01,
+           -9.86494292470009928597e-03)
+    _SB = (-2.24409524465858183362e+01, 4.74528541206955367215e+02, 2.55305040643316442583e+03,
+           3.19985821950859553908e+03, 1.53672958608443695994e+03, 3.25792512996573918826e+02,
+           3.03380607434824582924e+01, 1.0)
+    _ERX = 8.45062911510467529297e-01  # erf(1) rounded to float
+
+    def __init__(self, approximate="none"):
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+        self.params, self.grads = {}, {}
+        self.training = True
+        self._cache = None
+
+    @classmethod
+    def _erf(cls, x):
+        a = np.abs(x)
+        out = np.ones_like(a)  # erf(|x|) = 1 to double precision once |x| >= 6
+        small = a < 0.84375
+        z = a[small] ** 2
+        out[small] = a[small] + a[small] * np.polyval(cls._PP, z) / np.polyval(cls._QQ, z)
+        mid = (a >= 0.84375) & (a < 1.25)
+        s = a[mid] - 1
+        out[mid] = cls._ERX + np.polyval(cls._PA, s) / np.polyval(cls._QA, s)
+        for lo, hi, R, S in ((1.25, 1 / 0.35, cls._RA, cls._SA), (1 / 0.35, 6.0, cls._RB, cls._SB)):
+            tail = (a >= lo) & (a < hi)  # erf = 1 - erfc, erfc = exp(-a^2 - 0.5625 + R/S) / a
+            at = a[tail]
+            s = 1 / at ** 2
+            out[tail] = 1 - np.exp(-at * at - 0.5625 + np.polyval(R, s) / np.polyval(S, s)) / at
+        return np.copysign(out, x)
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"GELU: expected a floating-point input, got dtype {x.dtype}")
+        if self.approximate == "tanh":
+            c = np.sqrt(2 / np.pi).astype(x.dtype)
+            xc = np.clip(x, -100, 100)  # tanh is exactly +-1 long before: avoids overflow in x^3
+            t = np.tanh(c * (xc + x.dtype.type(0.044715) * xc ** 3))
+            self._cache = (x, xc, t)
+            return x * (1 + t) / 2
+        Phi = (1 + self._erf(x / np.sqrt(2).astype(x.dtype))) / 2
+        self._cache = (x, Phi)
+        return x * Phi
+
+    def backward(self, dy):
+        if self._cache is None:
+            raise RuntimeError("GELU: backward called before forward")
+        x = self._cache[0]
+        dy = np.asarray(dy)
+        if dy.shape != x.shape:
+            raise ValueError(f"GELU: expected dy of shape {x.shape}, got {dy.shape}")
+        if self.approximate == "tanh":
+            _, xc, t = self._cache
+            c = np.sqrt(2 / np.pi).astype(x.dtype)
+            du = c * (1 + 3 * x.dtype.type(0.044715) * xc ** 2)
+            return dy * ((1 + t) / 2 + xc * (1 - t ** 2) * du / 2)
+        Phi = self._cache[1]
+        phi = np.exp(-np.minimum(x * x, 1e4) / 2) / np.sqrt(2 * np.pi).astype(x.dtype)  # density; exp(-5000) is 0
+        return dy * (Phi + x * phi)
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
+
+
+class SiLU:
+    """Sigmoid linear unit (Swish): ``y = x sigma(x)``, ``dy/dx = sigma(x) (1 + x (1 - sigma(x)))``.
+
+    Shape: any input, output the same. No parameters. ``sigma`` is computed from ``exp(-|x|)``,
+    which never overflows.
+    Reference: Ramachandran, Zoph & Le, *Searching for activation functions* (2017).
+
+    >>> import numpy as np
+    >>> act = SiLU()
+    >>> act.forward(np.array([-1e4, 0.0, 1.0, 1e4])).round(6) + 0.0
+    array([0.00000e+00, 0.00000e+00, 7.31059e-01, 1.00000e+04])
+    >>> act.backward(np.ones(4)).round(6) + 0.0
+    array([0.      , 0.5     , 0.927671, 1.      ])
+    """
+
+    def __init__(self):
+        self.params, self.grads = {}, {}
+        self.training = True
+        self._cache = None
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"SiLU: expected a floating-point input, got dtype {x.dtype}")
+        e = np.exp(-np.abs(x))
+        s = np.where(x >= 0, 1, e) / (1 + e)  # sigma(x), stable for either sign
+        self._cache = (x, s)
+        return x * s
+
+    def backward(self, dy):
+        if self._cache is None:
+            raise RuntimeError("SiLU: backward called before forward")
+        x, s = self._cache
+        dy = np.asarray(dy)
+        if dy.shape != x.shape:
+            raise ValueError(f"SiLU: expected dy of shape {x.shape}, got {dy.shape}")
+        return dy * s * (1 + x * (1 - s))
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
