@@ -1822,3 +1822,502 @@ class SiLU:
         return self
 
     __call__ = forward
+
+
+# --------------------------------------------------------------------------------------
+# Containers
+# --------------------------------------------------------------------------------------
+
+
+class Flatten:
+    """Flattens the dimensions ``start_dim`` to ``end_dim`` into one: ``(N, C, H, W) -> (N, C*H*W)``.
+
+    Shape: input ``(*, S_start, ..., S_end, *)``, output ``(*, S_start * ... * S_end, *)``.
+    No parameters; backward reshapes ``dy`` back.
+    Reference: the torch.nn.Flatten documentation.
+
+    >>> import numpy as np
+    >>> flat = Flatten()
+    >>> flat.forward(np.zeros((2, 3, 4, 5))).shape
+    (2, 60)
+    >>> flat.backward(np.zeros((2, 60))).shape
+    (2, 3, 4, 5)
+    """
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        self.start_dim, self.end_dim = start_dim, end_dim
+        self.params, self.grads = {}, {}
+        self.training = True
+        self._shape = None
+
+    def forward(self, x):
+        x = np.asarray(x)
+        start = self.start_dim % x.ndim if -x.ndim <= self.start_dim < x.ndim else None
+        end = self.end_dim % x.ndim if -x.ndim <= self.end_dim < x.ndim else None
+        if start is None or end is None or start > end:
+            raise ValueError(f"Flatten: dims {self.start_dim}..{self.end_dim} do not fit input of shape {x.shape}")
+        self._shape = x.shape
+        return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
+
+    def backward(self, dy):
+        if self._shape is None:
+            raise RuntimeError("Flatten: backward called before forward")
+        dy = np.asarray(dy)
+        if dy.size != int(np.prod(self._shape)):
+            raise ValueError(f"Flatten: expected dy with {int(np.prod(self._shape))} elements, got shape {dy.shape}")
+        return dy.reshape(self._shape)
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    __call__ = forward
+
+
+class Sequential:
+    """A chain of layers: ``y = f_n(... f_2(f_1(x)))``; backward runs the chain in reverse.
+
+    ``params`` and ``grads`` name each layer's arrays ``"<index>.<name>"`` (``"0.weight"``,
+    ``"2.bias"``), as torch's ``state_dict`` does; the arrays are the layers' own, so an optimiser
+    that updates them in place updates the layers. ``summary(input_shape)`` prints each layer's
+    output shape and parameter count, as Keras' ``model.summary()``.
+    Reference: the torch.nn.Sequential documentation.
+
+    >>> import numpy as np
+    >>> model = Sequential(Linear(4, 8, rng=0), ReLU(), Linear(8, 2, rng=1))
+    >>> sorted(model.params)
+    ['0.bias', '0.weight', '2.bias', '2.weight']
+    >>> y = model.forward(np.ones((3, 4)))
+    >>> model.backward(np.ones_like(y)).shape
+    (3, 4)
+    >>> model.summary((3, 4))
+    Layer (type)        Output shape        Param #
+    ===============================================
+    0 (Linear)          (3, 8)                   40
+    1 (ReLU)            (3, 8)                    0
+    2 (Linear)          (3, 2)                   18
+    ===============================================
+    Total params: 58
+    """
+
+    def __init__(self, *layers):
+        self.layers = list(layers)
+        self.training = True
+
+    @property
+    def params(self):
+        return {f"{i}.{name}": p for i, layer in enumerate(self.layers) for name, p in layer.params.items()}
+
+    @property
+    def grads(self):
+        return {f"{i}.{name}": g for i, layer in enumerate(self.layers) for name, g in layer.grads.items()}
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dy):
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+        return dy
+
+    def train(self):
+        self.training = True
+        for layer in self.layers:
+            layer.train()
+        return self
+
+    def eval(self):
+        self.training = False
+        for layer in self.layers:
+            layer.eval()
+        return self
+
+    def summary(self, input_shape, dtype=None):
+        """Print the output shape and parameter count of every layer for an input of ``input_shape``."""
+        if dtype is None:  # an Embedding first wants indices
+            dtype = np.int64 if hasattr(self.layers[0], "num_embeddings") else np.float32
+        modes = [layer.training for layer in self.layers]
+        self.eval()  # a dry run: no dropout draw, no running-statistics update
+        rows, x = [], np.zeros(input_shape, dtype=dtype)
+        for i, layer in enumerate(self.layers):
+            x = layer.forward(x)
+            count = sum(int(p.size) for p in layer.params.values())
+            rows.append((f"{i} ({type(layer).__name__})", str(tuple(x.shape)), count))
+        for layer, mode in zip(self.layers, modes):
+            layer.train() if mode else layer.eval()
+        self.training = any(modes)
+        width = max(20, max(len(r[0]) for r in rows) + 2)
+        line = "=" * (width + 27)
+        print(f"{'Layer (type)':<{width}}{'Output shape':<20}{'Param #':>7}")
+        print(line)
+        for name, shape, count in rows:
+            print(f"{name:<{width}}{shape:<20}{count:>7,}")
+        print(line)
+        print(f"Total params: {sum(r[2] for r in rows):,}")
+
+    __call__ = forward
+
+
+class Residual:
+    """Residual block: ``y = x + f(x)``, where ``f`` is the given layers in sequence.
+
+    Shape: ``f`` must keep the shape of its input. ``dx = dy + df(dy)``: the identity path carries
+    the gradient around ``f`` unchanged. Parameters are named like ``Sequential``'s (``"0.weight"``).
+    No torch twin: torch writes ``x + f(x)`` in a module's ``forward``.
+    Reference: He et al., *Deep residual learning for image recognition* (2016).
+
+    >>> import numpy as np
+    >>> block = Residual(Linear(4, 4, rng=0), ReLU(), Linear(4, 4, rng=1))
+    >>> x = np.ones((2, 4))
+    >>> y = block.forward(x)
+    >>> y.shape, sorted(block.params)
+    ((2, 4), ['0.bias', '0.weight', '2.bias', '2.weight'])
+    >>> block.backward(np.ones_like(y)).shape
+    (2, 4)
+    """
+
+    def __init__(self, *layers):
+        self.layers = list(layers)
+        self.training = True
+
+    @property
+    def params(self):
+        return {f"{i}.{name}": p for i, layer in enumerate(self.layers) for name, p in layer.params.items()}
+
+    @property
+    def grads(self):
+        return {f"{i}.{name}": g for i, layer in enumerate(self.layers) for name, g in layer.grads.items()}
+
+    def forward(self, x):
+        fx = x
+        for layer in self.layers:
+            fx = layer.forward(fx)
+        if np.shape(fx) != np.shape(x):
+            raise ValueError(f"Residual: the block must keep the input shape {np.shape(x)}, got {np.shape(fx)}")
+        return x + fx
+
+    def backward(self, dy):
+        df = dy
+        for layer in reversed(self.layers):
+            df = layer.backward(df)
+        return dy + df  # identity path plus the path through f
+
+    def train(self):
+        self.training = True
+        for layer in self.layers:
+            layer.train()
+        return self
+
+    def eval(self):
+        self.training = False
+        for layer in self.layers:
+            layer.eval()
+        return self
+
+    __call__ = forward
+
+
+# --------------------------------------------------------------------------------------
+# Losses
+# --------------------------------------------------------------------------------------
+
+
+class MSELoss:
+    """Mean squared error: ``L = mean((prediction - target)^2)``, ``dL/dprediction = 2 (prediction - target) / n``.
+
+    Shape: prediction and target of the same shape (no broadcasting); ``forward`` returns a
+    Python float, ``backward()`` the gradient with respect to the prediction.
+    Reference: the torch.nn.MSELoss documentation.
+
+    >>> import numpy as np
+    >>> loss = MSELoss()
+    >>> loss.forward(np.array([1.0, 2.0]), np.array([0.0, 4.0]))
+    2.5
+    >>> loss.backward()
+    array([ 1., -2.])
+    """
+
+    def __init__(self):
+        self._diff = None
+
+    def forward(self, prediction, target):
+        prediction, target = np.asarray(prediction), np.asarray(target)
+        if not np.issubdtype(prediction.dtype, np.floating):
+            raise TypeError(f"MSELoss: expected a floating-point prediction, got dtype {prediction.dtype}")
+        if prediction.shape != target.shape:
+            raise ValueError(f"MSELoss: expected target of shape {prediction.shape} (the prediction's), got {target.shape}")
+        self._diff = prediction - target
+        return float(np.mean(self._diff ** 2))
+
+    def backward(self):
+        if self._diff is None:
+            raise RuntimeError("MSELoss: backward called before forward")
+        return 2 * self._diff / self._diff.size
+
+    __call__ = forward
+
+
+class BCEWithLogitsLoss:
+    """Binary cross-entropy on logits: ``L = mean(max(x, 0) - x t + log(1 + exp(-|x|)))``,
+    ``dL/dx = (sigma(x) - t) / n``.
+
+    Shape: logits and targets (probabilities in [0, 1]) of the same shape. The form above equals
+    ``-t log sigma(x) - (1 - t) log(1 - sigma(x))`` and never overflows.
+    Reference: the torch.nn.BCEWithLogitsLoss documentation.
+
+    >>> import numpy as np
+    >>> loss = BCEWithLogitsLoss()
+    >>> round(loss.forward(np.array([0.0, 1000.0]), np.array([1.0, 1.0])), 6)
+    0.346574
+    >>> loss.backward()
+    array([-0.25,  0.  ])
+    """
+
+    def __init__(self):
+        self._cache = None
+
+    def forward(self, logits, target):
+        x, t = np.asarray(logits), np.asarray(target)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"BCEWithLogitsLoss: expected floating-point logits, got dtype {x.dtype}")
+        if x.shape != t.shape:
+            raise ValueError(f"BCEWithLogitsLoss: expected target of shape {x.shape} (the logits'), got {t.shape}")
+        t = t.astype(x.dtype)
+        e = np.exp(-np.abs(x))  # no overflow for either sign
+        self._cache = (x, t, e)
+        return float(np.mean(np.maximum(x, 0) - x * t + np.log1p(e)))
+
+    def backward(self):
+        if self._cache is None:
+            raise RuntimeError("BCEWithLogitsLoss: backward called before forward")
+        x, t, e = self._cache
+        sigma = np.where(x >= 0, 1, e) / (1 + e)
+        return (sigma - t) / x.size
+
+    __call__ = forward
+
+
+class CrossEntropyLoss:
+    """Cross-entropy of logits and class indices: ``L = mean_n(-log softmax(x_n)[t_n])``,
+    ``dL/dx = (softmax(x) - onehot(t)) / N``.
+
+    Shape: logits ``(N, C)`` (or ``(N, C, d1, ...)``) and integer targets ``(N,)`` (or ``(N, d1, ...)``)
+    in ``[0, C)``; ``forward`` returns a Python float. The log-softmax subtracts the maximum first.
+    Reference: the torch.nn.CrossEntropyLoss documentation.
+
+    >>> import numpy as np
+    >>> loss = CrossEntropyLoss()
+    >>> round(loss.forward(np.array([[0.0, 0.0], [1000.0, 0.0]]), np.array([1, 0])), 6)
+    0.346574
+    >>> loss.backward()
+    array([[ 0.25, -0.25],
+           [ 0.  ,  0.  ]])
+    """
+
+    def __init__(self):
+        self._cache = None
+
+    def forward(self, logits, target):
+        x, t = np.asarray(logits), np.asarray(target)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"CrossEntropyLoss: expected floating-point logits, got dtype {x.dtype}")
+        if not np.issubdtype(t.dtype, np.integer):
+            raise TypeError(f"CrossEntropyLoss: expected integer class targets, got dtype {t.dtype}")
+        if x.ndim < 2 or t.shape != x.shape[:1] + x.shape[2:]:
+            raise ValueError(f"CrossEntropyLoss: expected logits (N, C, ...) and targets (N, ...), "
+                             f"got logits {x.shape} and targets {t.shape}")
+        C = x.shape[1]
+        if t.size and (t.min() < 0 or t.max() >= C):
+            raise ValueError(f"CrossEntropyLoss: expected targets in [0, {C}), got values from {t.min()} to {t.max()}")
+        shifted = x - x.max(axis=1, keepdims=True)  # the largest logit becomes 0: no overflow
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))  # log-softmax
+        self._cache = (log_p, t)
+        return float(-np.take_along_axis(log_p, t[:, None], axis=1).mean())
+
+    def backward(self):
+        if self._cache is None:
+            raise RuntimeError("CrossEntropyLoss: backward called before forward")
+        log_p, t = self._cache
+        dx = np.exp(log_p)  # softmax
+        np.put_along_axis(dx, t[:, None], np.take_along_axis(dx, t[:, None], axis=1) - 1, axis=1)
+        return dx / t.size
+
+    __call__ = forward
+
+
+# --------------------------------------------------------------------------------------
+# Optimisers and regularisation
+# --------------------------------------------------------------------------------------
+
+
+class SGD:
+    """Stochastic gradient descent with momentum and weight decay, torch's rule:
+    ``g = grad + weight_decay * p``, ``v = momentum * v + g`` (``v = g`` at the first step),
+    ``p = p - lr * v``.
+
+    ``model`` is any layer or ``Sequential``; ``step()`` reads ``model.params`` and
+    ``model.grads`` afresh and updates the parameter arrays in place.
+    Reference: Sutskever et al., *On the importance of initialization and momentum in deep learning* (2013).
+
+    >>> import numpy as np
+    >>> layer = Linear(2, 1, rng=0)
+    >>> layer.params["weight"] = np.array([[1.0, 1.0]])
+    >>> layer.grads = {"weight": np.array([[0.5, -0.5]]), "bias": np.zeros(1)}
+    >>> SGD(layer, lr=0.1).step()
+    >>> layer.params["weight"]
+    array([[0.95, 1.05]])
+    """
+
+    def __init__(self, model, lr, *, momentum=0.0, weight_decay=0.0):
+        if lr < 0 or momentum < 0 or weight_decay < 0:
+            raise ValueError(f"SGD: lr, momentum and weight_decay must be >= 0, got {lr}, {momentum}, {weight_decay}")
+        self.model, self.lr, self.momentum, self.weight_decay = model, lr, momentum, weight_decay
+        self.velocity = {}
+
+    def step(self):
+        params, grads = self.model.params, self.model.grads
+        for name, p in params.items():
+            if name not in grads:
+                raise RuntimeError(f"SGD: no gradient for parameter {name!r}: call backward before step")
+            g = grads[name]
+            if self.weight_decay:
+                g = g + self.weight_decay * p
+            if self.momentum:
+                v = self.velocity.get(name)
+                v = np.array(g, copy=True) if v is None else self.momentum * v + g
+                self.velocity[name] = g = v
+            p -= (self.lr * g).astype(p.dtype, copy=False)  # in place: the layer sees it
+
+
+class Adam:
+    """Adam, torch's rule: ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
+    ``p = p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)``, with ``g = grad + weight_decay * p``.
+
+    ``model`` is any layer or ``Sequential``; ``step()`` reads ``model.params`` and
+    ``model.grads`` afresh and updates the parameter arrays in place.
+    Reference: Kingma & Ba, *Adam: a method for stochastic optimization* (2015).
+
+    >>> import numpy as np
+    >>> layer = Linear(2, 1, rng=0)
+    >>> layer.params["weight"] = np.array([[1.0, 1.0]])
+    >>> layer.grads = {"weight": np.array([[0.5, -0.5]]), "bias": np.zeros(1)}
+    >>> Adam(layer, lr=0.1).step()
+    >>> layer.params["weight"]
+    array([[0.9, 1.1]])
+    """
+
+    def __init__(self, model, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        if lr < 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"Adam: expected lr, eps, weight_decay >= 0 and betas in [0, 1), "
+                             f"got lr={lr}, betas={betas}, eps={eps}, weight_decay={weight_decay}")
+        self.model, self.lr, self.betas, self.eps, self.weight_decay = model, lr, betas, eps, weight_decay
+        self.m, self.v, self.t = {}, {}, 0
+
+    def step(self):
+        params, grads = self.model.params, self.model.grads
+        b1, b2 = self.betas
+        self.t += 1
+        for name, p in params.items():
+            if name not in grads:
+                raise RuntimeError(f"Adam: no gradient for parameter {name!r}: call backward before step")
+            g = grads[name]
+            if self.weight_decay:
+                g = g + self.weight_decay * p
+            self.m[name] = b1 * self.m.get(name, 0) + (1 - b1) * g  # first moment
+            self.v[name] = b2 * self.v.get(name, 0) + (1 - b2) * g * g  # second moment
+            m_hat = self.m[name] / (1 - b1 ** self.t)  # the moments start at 0: undo that bias
+            v_hat = self.v[name] / (1 - b2 ** self.t)
+            p -= (self.lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(p.dtype, copy=False)
+
+
+class WeightPenalty:
+    """L1/L2 weight regularisation: adds ``R = l1 sum|W| + l2 sum W^2`` to the loss for the
+    ``weight`` of each given layer (Keras' ``kernel_regularizer``; biases are left alone).
+
+    ``loss()`` returns ``R``; ``backward()`` adds ``dR/dW = l1 sign(W) + 2 l2 W`` to each layer's
+    ``grads["weight"]``: call it after the model's backward and before the optimiser's step.
+    Reference: Goodfellow, Bengio & Courville, *Deep Learning* (2016), section 7.1.
+
+    >>> import numpy as np
+    >>> layer = Linear(2, 1, rng=0)
+    >>> layer.params["weight"] = np.array([[1.0, -2.0]])
+    >>> penalty = WeightPenalty([layer], l2=0.01)
+    >>> round(penalty.loss(), 6)
+    0.05
+    >>> layer.grads["weight"] = np.zeros((1, 2))
+    >>> penalty.backward()
+    >>> layer.grads["weight"]
+    array([[ 0.02, -0.04]])
+    """
+
+    def __init__(self, layers, *, l1=0.0, l2=0.0):
+        self.layers = list(layers)
+        if l1 < 0 or l2 < 0:
+            raise ValueError(f"WeightPenalty: l1 and l2 must be >= 0, got {l1} and {l2}")
+        for layer in self.layers:
+            if "weight" not in layer.params:
+                raise ValueError(f"WeightPenalty: {type(layer).__name__} has no 'weight' parameter")
+        self.l1, self.l2 = l1, l2
+
+    def loss(self):
+        total = 0.0
+        for layer in self.layers:
+            W = layer.params["weight"]
+            total += self.l1 * float(np.abs(W).sum()) + self.l2 * float((W.astype(np.float64) ** 2).sum())
+        return total
+
+    def backward(self):
+        for layer in self.layers:
+            W = layer.params["weight"]
+            if "weight" not in layer.grads:
+                raise RuntimeError(f"WeightPenalty: {type(layer).__name__} has no gradient: call backward first")
+            layer.grads["weight"] += self.l1 * np.sign(W) + 2 * self.l2 * W
+
+
+class EarlyStopping:
+    """Stop training when a monitored value (the validation loss) stops improving.
+
+    ``step(value, model)`` returns ``True`` once the value has failed to improve on the best so
+    far by more than ``min_delta`` for ``patience`` consecutive calls (with ``patience=0``, at the
+    first failure), as Keras' ``EarlyStopping`` does. It keeps a copy of the best parameters;
+    ``restore(model)`` copies them back, and ``restore_best_weights=True`` does so when stopping.
+    Reference: Prechelt, *Early stopping - but when?* (1998).
+
+    >>> import numpy as np
+    >>> layer = Linear(1, 1, rng=0)
+    >>> stopper = EarlyStopping(patience=2)
+    >>> [stopper.step(v, layer) for v in [1.0, 0.5, 0.6, 0.4, 0.45, 0.41]]
+    [False, False, False, False, False, True]
+    >>> stopper.best, stopper.best_epoch
+    (0.4, 3)
+    """
+
+    def __init__(self, patience=0, min_delta=0.0, *, restore_best_weights=False):
+        self.patience, self.min_delta, self.restore_best_weights = patience, abs(min_delta), restore_best_weights
+        self.best, self.best_epoch, self.best_params = np.inf, None, None
+        self.wait, self.epoch = 0, -1
+
+    def step(self, value, model):
+        self.epoch += 1
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = float(value), self.epoch, 0
+            self.best_params = {name: p.copy() for name, p in model.params.items()}
+            return False
+        self.wait += 1
+        if self.wait >= max(self.patience, 1):
+            if self.restore_best_weights:
+                self.restore(model)
+            return True
+        return False
+
+    def restore(self, model):
+        if self.best_params is None:
+            raise RuntimeError("EarlyStopping: no best parameters yet: call step first")
+        for name, p in model.params.items():
+            p[...] = self.best_params[name]  # in place, so the layers keep their arrays
