@@ -2033,6 +2033,7 @@ class MSELoss:
 
     Shape: prediction and target of the same shape (no broadcasting); ``forward`` returns a
     Python float, ``backward()`` the gradient with respect to the prediction.
+    ``reduction='sum'`` sums instead of averaging.
     Reference: the torch.nn.MSELoss documentation.
 
     >>> import numpy as np
@@ -2043,7 +2044,10 @@ class MSELoss:
     array([ 1., -2.])
     """
 
-    def __init__(self):
+    def __init__(self, *, reduction="mean"):
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"MSELoss: reduction must be 'mean' or 'sum', got {reduction!r}")
+        self.reduction = reduction
         self._diff = None
 
     def forward(self, prediction, target):
@@ -2053,12 +2057,14 @@ class MSELoss:
         if prediction.shape != target.shape:
             raise ValueError(f"MSELoss: expected target of shape {prediction.shape} (the prediction's), got {target.shape}")
         self._diff = prediction - target
-        return float(np.mean(self._diff ** 2))
+        total = float(np.sum(self._diff ** 2))
+        return total / self._diff.size if self.reduction == "mean" else total
 
     def backward(self):
         if self._diff is None:
             raise RuntimeError("MSELoss: backward called before forward")
-        return 2 * self._diff / self._diff.size
+        n = self._diff.size if self.reduction == "mean" else 1
+        return 2 * self._diff / n
 
     __call__ = forward
 
@@ -2068,7 +2074,8 @@ class BCEWithLogitsLoss:
     ``dL/dx = (sigma(x) - t) / n``.
 
     Shape: logits and targets (probabilities in [0, 1]) of the same shape. The form above equals
-    ``-t log sigma(x) - (1 - t) log(1 - sigma(x))`` and never overflows.
+    ``-t log sigma(x) - (1 - t) log(1 - sigma(x))`` and never overflows. ``reduction='sum'`` sums
+    instead of averaging.
     Reference: the torch.nn.BCEWithLogitsLoss documentation.
 
     >>> import numpy as np
@@ -2079,7 +2086,10 @@ class BCEWithLogitsLoss:
     array([-0.25,  0.  ])
     """
 
-    def __init__(self):
+    def __init__(self, *, reduction="mean"):
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"BCEWithLogitsLoss: reduction must be 'mean' or 'sum', got {reduction!r}")
+        self.reduction = reduction
         self._cache = None
 
     def forward(self, logits, target):
@@ -2091,14 +2101,15 @@ class BCEWithLogitsLoss:
         t = t.astype(x.dtype)
         e = np.exp(-np.abs(x))  # no overflow for either sign
         self._cache = (x, t, e)
-        return float(np.mean(np.maximum(x, 0) - x * t + np.log1p(e)))
+        total = float(np.sum(np.maximum(x, 0) - x * t + np.log1p(e)))
+        return total / x.size if self.reduction == "mean" else total
 
     def backward(self):
         if self._cache is None:
             raise RuntimeError("BCEWithLogitsLoss: backward called before forward")
         x, t, e = self._cache
         sigma = np.where(x >= 0, 1, e) / (1 + e)
-        return (sigma - t) / x.size
+        return (sigma - t) / (x.size if self.reduction == "mean" else 1)
 
     __call__ = forward
 
@@ -2109,6 +2120,7 @@ class CrossEntropyLoss:
 
     Shape: logits ``(N, C)`` (or ``(N, C, d1, ...)``) and integer targets ``(N,)`` (or ``(N, d1, ...)``)
     in ``[0, C)``; ``forward`` returns a Python float. The log-softmax subtracts the maximum first.
+    ``reduction='sum'`` sums instead of averaging.
     Reference: the torch.nn.CrossEntropyLoss documentation.
 
     >>> import numpy as np
@@ -2120,7 +2132,10 @@ class CrossEntropyLoss:
            [ 0.  ,  0.  ]])
     """
 
-    def __init__(self):
+    def __init__(self, *, reduction="mean"):
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"CrossEntropyLoss: reduction must be 'mean' or 'sum', got {reduction!r}")
+        self.reduction = reduction
         self._cache = None
 
     def forward(self, logits, target):
@@ -2138,7 +2153,8 @@ class CrossEntropyLoss:
         shifted = x - x.max(axis=1, keepdims=True)  # the largest logit becomes 0: no overflow
         log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))  # log-softmax
         self._cache = (log_p, t)
-        return float(-np.take_along_axis(log_p, t[:, None], axis=1).mean())
+        total = -float(np.take_along_axis(log_p, t[:, None], axis=1).sum())
+        return total / t.size if self.reduction == "mean" else total
 
     def backward(self):
         if self._cache is None:
@@ -2146,7 +2162,7 @@ class CrossEntropyLoss:
         log_p, t = self._cache
         dx = np.exp(log_p)  # softmax
         np.put_along_axis(dx, t[:, None], np.take_along_axis(dx, t[:, None], axis=1) - 1, axis=1)
-        return dx / t.size
+        return dx / (t.size if self.reduction == "mean" else 1)
 
     __call__ = forward
 
