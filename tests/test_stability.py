@@ -1,0 +1,116 @@
+"""Numerical stability: activations and losses at inputs of magnitude 1e3-1e4 give finite,
+correct values and gradients (compared with torch in float64) and raise no numpy warning.
+Underflow to zero (exp(-1e4)) is the correct result and is allowed; overflow, division by
+zero and invalid operations are errors."""
+
+import numpy as np
+import pytest
+import torch
+
+import helpers as h
+import layers
+
+pytestmark = pytest.mark.torch_parity
+
+STRICT = dict(over="raise", divide="raise", invalid="raise", under="ignore")
+
+EXTREME = np.array([-1e4, -5e3, -1e3, -710.0, -100.0, -1.0, 0.0, 1e-3, 1.0, 100.0, 710.0, 1e3, 5e3, 1e4])
+
+ACTIVATIONS = [h.S("Sigmoid"), h.S("Tanh"), h.S("GELU"), h.S("GELU", approximate="tanh"), h.S("SiLU"),
+               h.S("ReLU"), h.S("LeakyReLU", 0.1), h.S("Softmax", 1), h.S("Softmax", 0)]
+
+
+def extreme_matrix(rng):
+    """Rows mixing huge positive and negative values (softmax rows with several maxima too)."""
+    x = rng.permutation(np.tile(EXTREME, 3)).reshape(6, 7)
+    x[0] = 1e4  # one row all equal and huge
+    x[1, :3] = 1e4  # ties at the maximum
+    return x
+
+
+@pytest.mark.parametrize("spec", ACTIVATIONS, ids=repr)
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_activation_at_extreme_inputs(spec, sign):
+    rng = np.random.default_rng(0)
+    x = sign * extreme_matrix(rng)
+    layer = h.build_ours(spec)
+    with np.errstate(**STRICT):
+        y = layer(x)
+        dy = rng.standard_normal(y.shape)
+        dx = layer.backward(dy)
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(dx))
+    tx = torch.from_numpy(x.copy()).requires_grad_(True)
+    t = h.build_torch(spec)(tx)
+    (t * torch.from_numpy(dy)).sum().backward()
+    h.assert_close(y, t.detach().numpy(), "output")
+    h.assert_close(dx, tx.grad.numpy(), "dx")
+
+
+@pytest.mark.parametrize("spec", ACTIVATIONS, ids=repr)
+def test_activation_float32_at_extreme_inputs(spec):
+    """float32 overflows at exp(89): a naive formula fails here first."""
+    rng = np.random.default_rng(1)
+    x = extreme_matrix(rng).astype(np.float32)
+    layer = h.build_ours(spec, float64=False)
+    with np.errstate(**STRICT):
+        y = layer(x)
+        dx = layer.backward(np.ones_like(y))
+    assert y.dtype == np.float32 and dx.dtype == np.float32
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(dx))
+    tx = torch.from_numpy(x.copy()).requires_grad_(True)
+    t = h.build_torch(spec).float()(tx)
+    t.sum().backward()
+    # float32: a few units in the last place, relative to the values' scale
+    scale = max(1.0, float(np.abs(t.detach().numpy()).max()))
+    np.testing.assert_allclose(y, t.detach().numpy(), rtol=1e-5, atol=1e-6 * scale)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_exact_limits():
+    """Exact values at the extremes, independent of torch."""
+    x = np.array([-1e4, 1e4])
+    with np.errstate(**STRICT):
+        np.testing.assert_array_equal(layers.Sigmoid()(x), [0.0, 1.0])
+        np.testing.assert_array_equal(layers.Tanh()(x), [-1.0, 1.0])
+        np.testing.assert_array_equal(layers.GELU()(x), [0.0, 1e4])
+        np.testing.assert_array_equal(layers.GELU(approximate="tanh")(x), [0.0, 1e4])
+        np.testing.assert_array_equal(layers.SiLU()(x), [0.0, 1e4])
+        np.testing.assert_array_equal(layers.Softmax(0)(np.array([1e4, -1e4, 1e4])), [0.5, 0.0, 0.5])
+
+
+LOSS_CASES = [
+    ("BCEWithLogitsLoss", np.array([[-1e4, 1e4, -1e3, 1e3], [710.0, -710.0, 0.0, 5e3]]),
+     np.array([[0.0, 1.0, 1.0, 0.0], [0.5, 0.5, 1.0, 0.25]])),
+    ("BCEWithLogitsLoss", np.full((2, 3), 1e4), np.ones((2, 3))),
+    ("BCEWithLogitsLoss", np.full((2, 3), -1e4), np.zeros((2, 3))),
+    ("CrossEntropyLoss", np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4], [1e3, 1e3, -1e3], [5e3, 1e4, -5e3]]),
+     np.array([0, 1, 2, 0])),
+    ("CrossEntropyLoss", np.array([[1e4, 1e4], [-1e4, 1e4]]), np.array([1, 1])),
+    ("MSELoss", np.array([1e4, -1e4, 3e3]), np.array([-1e4, 1e4, 0.0])),
+]
+
+
+@pytest.mark.parametrize("name,x,target", LOSS_CASES, ids=[f"{c[0]}{i}" for i, c in enumerate(LOSS_CASES)])
+def test_loss_at_extreme_inputs(name, x, target):
+    loss = getattr(layers, name)()
+    with np.errstate(**STRICT):
+        value = loss(x, target)
+        dx = loss.backward()
+    assert type(value) is float and np.isfinite(value)
+    assert np.all(np.isfinite(dx))
+    tx = torch.from_numpy(x.copy()).requires_grad_(True)
+    t = getattr(torch.nn, name)()(tx, torch.from_numpy(target))
+    t.backward()
+    h.assert_close(value, t.item(), "loss")
+    h.assert_close(dx, tx.grad.numpy(), "dloss/dx")
+
+
+@pytest.mark.parametrize("name,x,target", LOSS_CASES, ids=[f"{c[0]}{i}" for i, c in enumerate(LOSS_CASES)])
+def test_loss_float32_at_extreme_inputs(name, x, target):
+    loss = getattr(layers, name)()
+    with np.errstate(**STRICT):
+        t32 = target.astype(np.float32) if target.dtype.kind == "f" else target
+        value = loss(x.astype(np.float32), t32)
+        dx = loss.backward()
+    assert np.isfinite(value) and np.all(np.isfinite(dx))
+    assert dx.dtype == np.float32
