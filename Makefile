@@ -41,7 +41,7 @@ test: venv-test
 	$(BIN)/python -m pytest
 
 bench: venv-test
-	$(BIN)/python code/bench.py
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python bench/run.py
 
 clean:
 	rm -rf _build
