@@ -9,7 +9,12 @@ SPHINXOPTS ?= -W -n --keep-going -j 1
 export PYTHONPATH := $(CURDIR)/code
 export MPLBACKEND := Agg
 
-.PHONY: help html test doctest serve pdf bench clean venv venv-test browser
+.PHONY: help html test doctest serve pdf bench clean venv venv-test browser mathjax
+
+BUILDDIR := _build
+# doctrees outside the HTML folder, so they are not published with the site
+SPHINXBUILD = $(BIN)/sphinx-build -d $(BUILDDIR)/doctrees
+CHROMIUM := /usr/bin/chromium
 
 help:
 	@echo "make html     build the site into _build/html (warnings are errors)"
@@ -31,14 +36,32 @@ $(BIN)/.test-installed: requirements-test.txt requirements.txt $(BIN)/.docs-inst
 venv: $(BIN)/.docs-installed
 venv-test: $(BIN)/.test-installed
 
-html: venv
-	$(BIN)/sphinx-build -b html $(SPHINXOPTS) . _build/html
+# Offline math: MathJax 4 from npm, copied into $(BUILDDIR)/mathjax-static (not committed).
+mathjax:
+	sh tools/mathjax-assets.sh
+
+# A failed build forgets the saved environment, so the next build reads every page again
+# and fails again until the cause is fixed (Sphinx does not re-read a page for a warning).
+html: venv mathjax
+	$(SPHINXBUILD) -b html $(SPHINXOPTS) . $(BUILDDIR)/html \
+	  || { rm -f $(BUILDDIR)/doctrees/environment.pickle; exit 1; }
+
+serve: venv mathjax
+	$(BIN)/sphinx-autobuild -b html -d $(BUILDDIR)/doctrees -n -j 1 --watch code \
+	  --ignore "$(BUILDDIR)/*" --ignore "*/.jupyter_cache/*" . $(BUILDDIR)/html
+
+pdf: html
+	PYTHON=$(BIN)/python CHROMIUM=$(CHROMIUM) sh tools/print-pdf.sh $(BUILDDIR)/html $(BUILDDIR)/cheatsheet.pdf
+
+# Chromium for the browser tests, from Debian (Playwright's own download does not work here).
+browser:
+	@test -x $(CHROMIUM) || { apt-get update && apt-get install -y chromium; }
 
 doctest: venv-test
 	$(BIN)/python -m pytest -q -p no:randomly --doctest-modules code $(wildcard layers/*.md) -k "not bench"
 
-test: venv-test
-	$(BIN)/python -m pytest
+test: html venv-test browser
+	$(BIN)/pytest
 
 bench: venv-test
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python bench/run.py
