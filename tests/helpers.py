@@ -120,9 +120,9 @@ def ties(*shape):
 
 def loss_inputs(name, *shape):
     def make(rng):
-        if name == "CrossEntropyLoss":
-            N, C = shape
-            return {"x": 2 * rng.standard_normal(shape), "target": rng.integers(0, C, N)}
+        if name == "CrossEntropyLoss":  # logits (N, C, d1, ...), targets (N, d1, ...)
+            N, C, *extra = shape
+            return {"x": 2 * rng.standard_normal(shape), "target": rng.integers(0, C, (N, *extra))}
         if name == "BCEWithLogitsLoss":
             target = rng.uniform(0, 1, shape)
             target[..., 0] = np.round(target[..., 0])  # hard labels too
@@ -219,6 +219,9 @@ CASES = [
     rnn_case("GRU", 3, 3, 3, 2, hx=True, dh_n=True),
     rnn_case("GRU", 2, 3, 3, 2, batch_first=True, hx=True, dh_n=True),
     rnn_case("GRU", 3, 2, 4, None, bias=False),
+    # torch ignores batch_first for an unbatched (T, input_size) input
+    rnn_case("GRU", 2, 3, 3, None, batch_first=True, hx=True, dh_n=True),
+    rnn_case("LSTM", 2, 2, 3, None, batch_first=True, dh_n=True),
     Case(S("ReLU"), away_from_zero(3, 4)),
     Case(S("LeakyReLU"), away_from_zero(3, 4)),
     Case(S("LeakyReLU", 0.2), away_from_zero(2, 3, 2)),
@@ -245,6 +248,10 @@ CASES = [
     Case(S("BCEWithLogitsLoss"), loss_inputs("BCEWithLogitsLoss", 6), note="6"),
     Case(S("CrossEntropyLoss"), loss_inputs("CrossEntropyLoss", 4, 5), note="4x5"),
     Case(S("CrossEntropyLoss"), loss_inputs("CrossEntropyLoss", 1, 3), note="1x3"),
+    Case(S("CrossEntropyLoss"), loss_inputs("CrossEntropyLoss", 2, 4, 3), note="2x4x3"),
+    Case(S("MSELoss", reduction="sum"), loss_inputs("MSELoss", 2, 3), note="2x3"),
+    Case(S("BCEWithLogitsLoss", reduction="sum"), loss_inputs("BCEWithLogitsLoss", 2, 3), note="2x3"),
+    Case(S("CrossEntropyLoss", reduction="sum"), loss_inputs("CrossEntropyLoss", 3, 4), note="3x4"),
 ]
 
 CASE_IDS = [c.id for c in CASES]
@@ -401,7 +408,7 @@ def _rand_dropout(rng):
 
 def _rand_loss(rng, name):
     if name == "CrossEntropyLoss":
-        shape = (int(rng.integers(1, 6)), int(rng.integers(2, 6)))
+        shape = (int(rng.integers(1, 6)), int(rng.integers(2, 6))) + _ints(rng, 1, 4, int(rng.random() < 0.2))
     else:
         shape = _ints(rng, 1, 5, int(rng.integers(1, 4)))
     make = loss_inputs(name, *shape)
@@ -411,7 +418,7 @@ def _rand_loss(rng, name):
         out = make(r)
         out["x"] = scale * out["x"]
         return out
-    return Case(S(name), scaled)
+    return Case(S(name, **({"reduction": "sum"} if rng.random() < 0.3 else {})), scaled)
 
 
 def _rand_sequential(rng, name):

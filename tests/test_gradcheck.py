@@ -9,7 +9,19 @@ import helpers as h
 pytestmark = pytest.mark.gradcheck
 
 
-@pytest.mark.parametrize("case", h.case_params(h.CASES))
+def _random_cases():
+    cases = []
+    for name in h.RANDOM_MAKERS:
+        for seed in range(3):
+            case = h.random_case(name, seed)
+            if name.startswith("MaxPool"):  # no ties: finite differences are defined
+                shape = case.inputs(np.random.default_rng(0))["x"].shape
+                case.inputs = h.distinct(*shape)
+            cases.append(case)
+    return cases
+
+
+@pytest.mark.parametrize("case", h.case_params(h.CASES) + h.case_params(_random_cases()))
 def test_gradients_match_finite_differences(case):
     rng = np.random.default_rng(1234)
     layer = h.prepare(case, rng)
