@@ -289,39 +289,47 @@ def all_cases(quick):
 
 
 def run_once(f, number):
-    start = time.perf_counter()
+    """Seconds per call: (CPU time of this process, wall-clock time)."""
+    cpu, wall = time.process_time(), time.perf_counter()
     for _ in range(number):
         f()
-    return (time.perf_counter() - start) / number
+    return (time.process_time() - cpu) / number, (time.perf_counter() - wall) / number
 
 
 def time_case(case, repeats, min_run):
     """Median seconds per call of each side and the median of the paired ratios.
 
     Each run calls a side ``number`` times (enough for ``min_run`` seconds); the sides take
-    turns, and which goes first alternates, so a slow patch of the machine hits both."""
+    turns, and which goes first alternates, so a slow patch of the machine hits both. The
+    clock is the CPU time of this process (both sides run on one thread): on a machine
+    shared with other jobs, wall-clock time also counts the time spent waiting for a core.
+    Wall-clock medians are recorded too."""
     sides = [case.ours, case.theirs]
     numbers = []
     for f in sides:  # warm up (caches, allocator) and calibrate
         f()
-        numbers.append(max(1, math.ceil(min_run / max(run_once(f, 1), 1e-9))))
+        numbers.append(max(1, math.ceil(min_run / max(run_once(f, 1)[0], 1e-9))))
     repeats = case.repeats or repeats
-    times = ([], [])
+    cpu, wall = ([], []), ([], [])
     gc_was_enabled = gc.isenabled()
     gc.disable()  # as timeit: a collection in the middle of a run is noise
     try:
         for r in range(repeats):
             for side in ((0, 1) if r % 2 == 0 else (1, 0)):
-                times[side].append(run_once(sides[side], numbers[side]))
+                c, w = run_once(sides[side], numbers[side])
+                cpu[side].append(c)
+                wall[side].append(w)
     finally:
         if gc_was_enabled:
             gc.enable()
-    ratios = [a / b for a, b in zip(*times)]
+    ratios = [a / b for a, b in zip(*cpu)]
     return {
-        "ours_ms": 1e3 * statistics.median(times[0]),
-        "torch_ms": 1e3 * statistics.median(times[1]),
+        "ours_ms": 1e3 * statistics.median(cpu[0]),
+        "torch_ms": 1e3 * statistics.median(cpu[1]),
         "ratio": statistics.median(ratios),
-        "ratio_spread": [min(ratios), max(ratios)],
+        "ratio_quartiles": [float(q) for q in np.percentile(ratios, [25, 75])],
+        "wall_ours_ms": 1e3 * statistics.median(wall[0]),
+        "wall_torch_ms": 1e3 * statistics.median(wall[1]),
         "repeats": repeats,
         "calls_per_run": numbers,
     }
