@@ -52,7 +52,22 @@ def check_against_torch(case, seed):
         h.assert_close(ours.grads[key], p.grad.numpy(), f"grad of {key}")
 
 
-@pytest.mark.parametrize("case", h.case_params(FIXED))
+# max-pooling ties (torch CPU sends the gradient to the first maximum in row-major order);
+# overlapping windows and padding make a position win several windows
+TIES = [
+    h.Case(h.S("MaxPool1d", 3, stride=1, padding=1), h.ties(2, 3, 9), note="ties"),
+    h.Case(h.S("MaxPool1d", 2, stride=1), h.ties(3, 2, 6), note="ties"),
+    h.Case(h.S("MaxPool1d", 4, stride=2, padding=2), h.ties(2, 2, 7), note="ties"),
+    h.Case(h.S("MaxPool1d", 3), lambda rng: {"x": np.zeros((2, 2, 7))}, note="all-equal"),
+    h.Case(h.S("MaxPool2d", 3, stride=1, padding=1), h.ties(2, 2, 5, 5), note="ties"),
+    h.Case(h.S("MaxPool2d", (2, 3), stride=(1, 2), padding=(1, 1)), h.ties(2, 2, 5, 6), note="ties"),
+    h.Case(h.S("MaxPool2d", 2, stride=1), h.ties(1, 3, 4, 4), note="ties"),
+    h.Case(h.S("MaxPool2d", (3, 2), stride=(2, 3), padding=(1, 0)), h.ties(2, 1, 6, 7), note="ties"),
+    h.Case(h.S("MaxPool2d", 2, padding=1), lambda rng: {"x": np.ones((1, 2, 3, 3))}, note="all-equal"),
+]
+
+
+@pytest.mark.parametrize("case", h.case_params(FIXED + TIES))
 def test_fixed_case_matches_torch(case):
     check_against_torch(case, 99)
 
@@ -64,7 +79,7 @@ def test_random_case_matches_torch(case):
 
 def test_every_twinned_class_has_ten_configurations():
     for name in TWINNED:
-        n = sum(c.name == name for c in FIXED + RANDOM)
+        n = sum(c.name == name for c in FIXED + TIES + RANDOM)
         assert n >= 10, name
 
 
