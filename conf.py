@@ -91,7 +91,8 @@ numfig_format = {"figure": "Figure %s", "table": "Table %s", "code-block": "List
 nitpicky = True
 # The same key cited on several pages appears in each page's own bibliography, and the
 # citations resolve to the bibliography of their own page first: not a real duplicate.
-suppress_warnings = ["bibtex.duplicate_citation"]
+# For the same reason, label [1] of one page and label [1] of another are not a clash.
+suppress_warnings = ["bibtex.duplicate_citation", "bibtex.duplicate_label"]
 
 # -- MyST and myst-nb ----------------------------------------------------------------
 
