@@ -941,13 +941,13 @@ class Dropout:
         self.params, self.grads = {}, {}
         self.training = True
         self._mask = None
-        self._called = False
+        self._shape = None
 
     def forward(self, x):
         x = np.asarray(x)
         if not np.issubdtype(x.dtype, np.floating):
             raise TypeError(f"Dropout: expected a floating-point input, got dtype {x.dtype}")
-        self._called = True
+        self._shape = x.shape
         if not self.training or self.p == 0:
             self._mask = None  # identity
             return x
@@ -957,14 +957,12 @@ class Dropout:
         return x * self._mask
 
     def backward(self, dy):
-        if not self._called:
+        if self._shape is None:
             raise RuntimeError("Dropout: backward called before forward")
         dy = np.asarray(dy)
-        if self._mask is None:
-            return dy
-        if dy.shape != self._mask.shape:
-            raise ValueError(f"Dropout: expected dy of shape {self._mask.shape}, got {dy.shape}")
-        return dy * self._mask
+        if dy.shape != self._shape:
+            raise ValueError(f"Dropout: expected dy of shape {self._shape}, got {dy.shape}")
+        return dy if self._mask is None else dy * self._mask
 
     def train(self):
         self.training = True
@@ -1856,16 +1854,18 @@ class Flatten:
         end = self.end_dim % x.ndim if -x.ndim <= self.end_dim < x.ndim else None
         if start is None or end is None or start > end:
             raise ValueError(f"Flatten: dims {self.start_dim}..{self.end_dim} do not fit input of shape {x.shape}")
-        self._shape = x.shape
-        return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
+        y = x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
+        self._shape = (x.shape, y.shape)
+        return y
 
     def backward(self, dy):
         if self._shape is None:
             raise RuntimeError("Flatten: backward called before forward")
+        x_shape, y_shape = self._shape
         dy = np.asarray(dy)
-        if dy.size != int(np.prod(self._shape)):
-            raise ValueError(f"Flatten: expected dy with {int(np.prod(self._shape))} elements, got shape {dy.shape}")
-        return dy.reshape(self._shape)
+        if dy.shape != y_shape:
+            raise ValueError(f"Flatten: expected dy of shape {y_shape}, got {dy.shape}")
+        return dy.reshape(x_shape)
 
     def train(self):
         self.training = True
@@ -1908,13 +1908,26 @@ class Sequential:
         self.layers = list(layers)
         self.training = True
 
+    class _Named(dict):
+        """The layers' arrays by torch name; assigning to a key assigns to the layer that owns it."""
+
+        def __init__(self, layers, kind):
+            super().__init__((f"{i}.{name}", a) for i, layer in enumerate(layers)
+                             for name, a in getattr(layer, kind).items())
+            self._layers, self._kind = layers, kind
+
+        def __setitem__(self, key, value):
+            index, _, name = key.partition(".")
+            getattr(self._layers[int(index)], self._kind)[name] = value
+            super().__setitem__(key, value)
+
     @property
     def params(self):
-        return {f"{i}.{name}": p for i, layer in enumerate(self.layers) for name, p in layer.params.items()}
+        return self._Named(self.layers, "params")
 
     @property
     def grads(self):
-        return {f"{i}.{name}": g for i, layer in enumerate(self.layers) for name, g in layer.grads.items()}
+        return self._Named(self.layers, "grads")
 
     def forward(self, x):
         for layer in self.layers:
@@ -1986,13 +1999,26 @@ class Residual:
         self.layers = list(layers)
         self.training = True
 
+    class _Named(dict):
+        """The layers' arrays by torch name; assigning to a key assigns to the layer that owns it."""
+
+        def __init__(self, layers, kind):
+            super().__init__((f"{i}.{name}", a) for i, layer in enumerate(layers)
+                             for name, a in getattr(layer, kind).items())
+            self._layers, self._kind = layers, kind
+
+        def __setitem__(self, key, value):
+            index, _, name = key.partition(".")
+            getattr(self._layers[int(index)], self._kind)[name] = value
+            super().__setitem__(key, value)
+
     @property
     def params(self):
-        return {f"{i}.{name}": p for i, layer in enumerate(self.layers) for name, p in layer.params.items()}
+        return self._Named(self.layers, "params")
 
     @property
     def grads(self):
-        return {f"{i}.{name}": g for i, layer in enumerate(self.layers) for name, g in layer.grads.items()}
+        return self._Named(self.layers, "grads")
 
     def forward(self, x):
         fx = x
@@ -2056,7 +2082,7 @@ class MSELoss:
             raise TypeError(f"MSELoss: expected a floating-point prediction, got dtype {prediction.dtype}")
         if prediction.shape != target.shape:
             raise ValueError(f"MSELoss: expected target of shape {prediction.shape} (the prediction's), got {target.shape}")
-        self._diff = prediction - target
+        self._diff = prediction - target.astype(prediction.dtype)
         total = float(np.sum(self._diff ** 2))
         return total / self._diff.size if self.reduction == "mean" else total
 
