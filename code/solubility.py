@@ -16,12 +16,9 @@ import time
 
 import numpy as np
 
-import layers
 from data import load_solubility
-
-SEQUENCE_LENGTH = 200
-VOCABULARY = 21  # 20 amino acids and the padding token 0
-
+from layers import (Adam, BCEWithLogitsLoss, Conv1d, Dropout, EarlyStopping, Embedding, Flatten,
+                    Linear, MaxPool1d, ReLU, Sequential, WeightPenalty)
 
 class Transpose:
     """Swaps the last two axes: ``(N, L, C) -> (N, C, L)``.
@@ -62,33 +59,32 @@ def build_model(dropout=0.0, rng=None):
     ``numpy.random.Generator``).
     """
     rng = np.random.default_rng(rng)
-    L = layers
 
-    def drop():
-        return [L.Dropout(dropout, rng=rng)] if dropout > 0 else []
+    def drop():  # nothing for the plain model
+        return [Dropout(dropout, rng=rng)] if dropout > 0 else []
 
-    return L.Sequential(
-        L.Embedding(VOCABULARY, 16, padding_idx=0, rng=rng),  # (N, 200) -> (N, 200, 16)
-        Transpose(),  # -> (N, 16, 200)
-        L.Conv1d(16, 16, 5, rng=rng), L.ReLU(),  # -> (N, 16, 196)
-        L.MaxPool1d(4),  # -> (N, 16, 49)
-        L.Conv1d(16, 16, 3, rng=rng), L.ReLU(),  # -> (N, 16, 47)
-        L.MaxPool1d(2),  # -> (N, 16, 23)
-        L.Conv1d(16, 16, 3, rng=rng), L.ReLU(),  # -> (N, 16, 21)
-        L.MaxPool1d(2),  # -> (N, 16, 10)
-        L.Flatten(),  # -> (N, 160)
+    return Sequential(
+        Embedding(21, 16, padding_idx=0, rng=rng),  # (N, 200) tokens -> (N, 200, 16)
+        Transpose(),                                # -> (N, 16, 200)
+        Conv1d(16, 16, 5, rng=rng), ReLU(),         # -> (N, 16, 196)
+        MaxPool1d(4),                               # -> (N, 16, 49)
+        Conv1d(16, 16, 3, rng=rng), ReLU(),         # -> (N, 16, 47)
+        MaxPool1d(2),                               # -> (N, 16, 23)
+        Conv1d(16, 16, 3, rng=rng), ReLU(),         # -> (N, 16, 21)
+        MaxPool1d(2),                               # -> (N, 16, 10)
+        Flatten(),                                  # -> (N, 160)
         *drop(),
-        L.Linear(160, 256, rng=rng), L.ReLU(),
+        Linear(160, 256, rng=rng), ReLU(),
         *drop(),
-        L.Linear(256, 64, rng=rng), L.ReLU(),
+        Linear(256, 64, rng=rng), ReLU(),
         *drop(),
-        L.Linear(64, 1, rng=rng),  # one logit: soluble or not
+        Linear(64, 1, rng=rng),                     # -> (N, 1): one logit, soluble or not
     )
 
 
 def dense_layers(model):
     """The ``Linear`` layers of a model: the kernels that the L2 penalty acts on."""
-    return [layer for layer in model.layers if isinstance(layer, layers.Linear)]
+    return [layer for layer in model.layers if isinstance(layer, Linear)]
 
 
 def load_split(seed=0):
@@ -110,7 +106,7 @@ def evaluate(model, x, y, batch_size=1024):
     """Mean binary cross-entropy and accuracy of ``model`` on ``(x, y)``, in evaluation mode."""
     was_training = model.training
     model.eval()
-    loss_fn = layers.BCEWithLogitsLoss()
+    loss_fn = BCEWithLogitsLoss()
     total_loss, correct = 0.0, 0
     for start in range(0, len(x), batch_size):
         logits = model.forward(x[start:start + batch_size])
@@ -142,9 +138,9 @@ def train(model, data, *, epochs=10, batch_size=16, lr=1e-3, l2=0.0, early_stopp
     x_train, y_train = data["train"]
     x_val, y_val = data["val"]
     rng = np.random.default_rng(seed)  # the order of the batches
-    loss_fn = layers.BCEWithLogitsLoss()
-    optimizer = layers.Adam(model, lr=lr)
-    penalty = layers.WeightPenalty(dense_layers(model), l2=l2) if l2 else None
+    loss_fn = BCEWithLogitsLoss()
+    optimizer = Adam(model, lr=lr)
+    penalty = WeightPenalty(dense_layers(model), l2=l2) if l2 else None
     keys = ("loss", "bce", "accuracy", "val_loss", "val_accuracy", "seconds", "cpu_seconds")
     history = {key: [] for key in keys}
     history["stopped_epoch"] = None
@@ -196,7 +192,7 @@ def run(name, *, dropout=0.0, l2=0.0, patience=None, seed=0, epochs=10):
     """
     data = load_split(seed)
     model = build_model(dropout=dropout, rng=seed)
-    stopper = layers.EarlyStopping(patience=patience) if patience is not None else None
+    stopper = EarlyStopping(patience=patience) if patience is not None else None
     lines = []
     start = time.perf_counter()
     history = train(model, data, epochs=epochs, l2=l2, early_stopping=stopper, seed=seed, log=lines.append)
