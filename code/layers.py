@@ -706,18 +706,22 @@ class BatchNorm1d:
             if n < 2:
                 raise ValueError(f"BatchNorm1d: expected more than 1 value per channel in training, "
                                  f"got input of shape {x.shape}")
-            mean, var = x.mean(axis=axes), x.var(axis=axes)  # biased variance normalises
+            mean = x.mean(axis=axes)
+            x_hat = x - mean.reshape(shape)  # centred here, normalised in place below
+            var = (x_hat * x_hat).mean(axis=axes)  # biased variance normalises; x.var would centre x again
             self.num_batches_tracked += 1
             m = 1.0 / self.num_batches_tracked if self.momentum is None else self.momentum
             self.running_mean = (1 - m) * self.running_mean + m * mean
             self.running_var = (1 - m) * self.running_var + m * var * n / (n - 1)  # unbiased estimate
         else:
             mean, var = self.running_mean.astype(x.dtype), self.running_var.astype(x.dtype)
+            x_hat = x - mean.reshape(shape)
         inv_std = 1.0 / np.sqrt(var + self.eps)
-        x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
+        x_hat *= inv_std.reshape(shape)  # in place: every new array of this size is one more pass over memory
         y = x_hat
         if self.affine:
-            y = x_hat * self.params["weight"].astype(x.dtype).reshape(shape) + self.params["bias"].astype(x.dtype).reshape(shape)
+            y = x_hat * self.params["weight"].astype(x.dtype).reshape(shape)
+            y += self.params["bias"].astype(x.dtype).reshape(shape)
         self._cache = (x_hat, inv_std, axes, shape, self.training)
         return y
 
@@ -728,18 +732,24 @@ class BatchNorm1d:
         dy = np.asarray(dy, dtype=x_hat.dtype)
         if dy.shape != x_hat.shape:
             raise ValueError(f"BatchNorm1d: expected dy of shape {x_hat.shape}, got {dy.shape}")
+        d_gamma = (dy * x_hat).sum(axis=axes)
+        d_beta = dy.sum(axis=axes)
+        gamma = 1
         if self.affine:
-            self.grads["weight"] = (dy * x_hat).sum(axis=axes)  # d gamma
-            self.grads["bias"] = dy.sum(axis=axes)  # d beta
-            dx_hat = dy * self.params["weight"].astype(dy.dtype).reshape(shape)
-        else:
-            dx_hat = dy
+            self.grads["weight"], self.grads["bias"] = d_gamma, d_beta
+            gamma = self.params["weight"].astype(dy.dtype)
+        scale = (gamma * inv_std).reshape(shape)  # dx_hat = gamma dy, and x_hat = (x - mean) inv_std
         if not training:  # the running statistics are constants
-            return dx_hat * inv_std.reshape(shape)
+            return dy * scale
         n = x_hat.size // self.num_features
-        # the mean and the variance depend on every x of the channel: two extra terms
-        return inv_std.reshape(shape) / n * (n * dx_hat - dx_hat.sum(axis=axes, keepdims=True)
-                                             - x_hat * (dx_hat * x_hat).sum(axis=axes, keepdims=True))
+        # the mean and the variance depend on every x of the channel: two extra terms,
+        # dx = gamma inv_std (dy - mean(dy) - x_hat mean(dy x_hat)). gamma is constant over a channel,
+        # so those means are d_beta / n and d_gamma / n: no new pass over the data
+        dx = x_hat * (d_gamma / n).reshape(shape)
+        dx += (d_beta / n).reshape(shape)
+        np.subtract(dy, dx, out=dx)  # in place
+        dx *= scale
+        return dx
 
     def train(self):
         self.training = True
@@ -795,18 +805,22 @@ class BatchNorm2d:
             if n < 2:
                 raise ValueError(f"BatchNorm2d: expected more than 1 value per channel in training, "
                                  f"got input of shape {x.shape}")
-            mean, var = x.mean(axis=axes), x.var(axis=axes)  # biased variance normalises
+            mean = x.mean(axis=axes)
+            x_hat = x - mean.reshape(shape)  # centred here, normalised in place below
+            var = (x_hat * x_hat).mean(axis=axes)  # biased variance normalises; x.var would centre x again
             self.num_batches_tracked += 1
             m = 1.0 / self.num_batches_tracked if self.momentum is None else self.momentum
             self.running_mean = (1 - m) * self.running_mean + m * mean
             self.running_var = (1 - m) * self.running_var + m * var * n / (n - 1)  # unbiased estimate
         else:
             mean, var = self.running_mean.astype(x.dtype), self.running_var.astype(x.dtype)
+            x_hat = x - mean.reshape(shape)
         inv_std = 1.0 / np.sqrt(var + self.eps)
-        x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
+        x_hat *= inv_std.reshape(shape)  # in place: every new array of this size is one more pass over memory
         y = x_hat
         if self.affine:
-            y = x_hat * self.params["weight"].astype(x.dtype).reshape(shape) + self.params["bias"].astype(x.dtype).reshape(shape)
+            y = x_hat * self.params["weight"].astype(x.dtype).reshape(shape)
+            y += self.params["bias"].astype(x.dtype).reshape(shape)
         self._cache = (x_hat, inv_std, self.training)
         return y
 
@@ -818,18 +832,24 @@ class BatchNorm2d:
         dy = np.asarray(dy, dtype=x_hat.dtype)
         if dy.shape != x_hat.shape:
             raise ValueError(f"BatchNorm2d: expected dy of shape {x_hat.shape}, got {dy.shape}")
+        d_gamma = (dy * x_hat).sum(axis=axes)
+        d_beta = dy.sum(axis=axes)
+        gamma = 1
         if self.affine:
-            self.grads["weight"] = (dy * x_hat).sum(axis=axes)  # d gamma
-            self.grads["bias"] = dy.sum(axis=axes)  # d beta
-            dx_hat = dy * self.params["weight"].astype(dy.dtype).reshape(shape)
-        else:
-            dx_hat = dy
+            self.grads["weight"], self.grads["bias"] = d_gamma, d_beta
+            gamma = self.params["weight"].astype(dy.dtype)
+        scale = (gamma * inv_std).reshape(shape)  # dx_hat = gamma dy, and x_hat = (x - mean) inv_std
         if not training:  # the running statistics are constants
-            return dx_hat * inv_std.reshape(shape)
+            return dy * scale
         n = x_hat.size // self.num_features
-        # the mean and the variance depend on every x of the channel: two extra terms
-        return inv_std.reshape(shape) / n * (n * dx_hat - dx_hat.sum(axis=axes, keepdims=True)
-                                             - x_hat * (dx_hat * x_hat).sum(axis=axes, keepdims=True))
+        # the mean and the variance depend on every x of the channel: two extra terms,
+        # dx = gamma inv_std (dy - mean(dy) - x_hat mean(dy x_hat)). gamma is constant over a channel,
+        # so those means are d_beta / n and d_gamma / n: no new pass over the data
+        dx = x_hat * (d_gamma / n).reshape(shape)
+        dx += (d_beta / n).reshape(shape)
+        np.subtract(dy, dx, out=dx)  # in place
+        dx *= scale
+        return dx
 
     def train(self):
         self.training = True
