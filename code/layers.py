@@ -896,35 +896,42 @@ class LayerNorm:
         if x.ndim < k or x.shape[x.ndim - k:] != self.normalized_shape:
             raise ValueError(f"LayerNorm: expected input of shape (*, {', '.join(map(str, self.normalized_shape))}), "
                              f"got {x.shape}")
-        axes = tuple(range(x.ndim - k, x.ndim))  # the normalised (trailing) axes
-        mean = x.mean(axis=axes, keepdims=True)
-        var = x.var(axis=axes, keepdims=True)
-        inv_std = 1.0 / np.sqrt(var + self.eps)
-        x_hat = (x - mean) * inv_std
+        n = int(np.prod(self.normalized_shape))  # the features of one sample
+        x2 = x.reshape(-1, n)  # (M, n): one row per sample, whatever the leading axes
+        ones = np.ones(n, dtype=x.dtype)  # row means as a matrix-vector product: ~4x faster than .mean(axis=1)
+        x_hat = x2 - (x2 @ ones)[:, None] / n  # centred here, normalised in place below
+        var = np.vecdot(x_hat, x_hat)[:, None] / n  # biased variance; one dot product per row, no x**2 array
+        inv_std = 1.0 / np.sqrt(var + self.eps)  # (M, 1)
+        x_hat *= inv_std  # in place: every new array of this size is one more pass over memory
         y = x_hat
         if self.elementwise_affine:
-            y = x_hat * self.params["weight"].astype(x.dtype) + self.params["bias"].astype(x.dtype)
-        self._cache = (x_hat, inv_std, axes)
-        return y
+            y = x_hat * self.params["weight"].astype(x.dtype).reshape(n)
+            y += self.params["bias"].astype(x.dtype).reshape(n)
+        self._cache = (x_hat, inv_std, x.shape)
+        return y.reshape(x.shape)
 
     def backward(self, dy):
         if self._cache is None:
             raise RuntimeError("LayerNorm: backward called before forward")
-        x_hat, inv_std, axes = self._cache
+        x_hat, inv_std, shape = self._cache
         dy = np.asarray(dy, dtype=x_hat.dtype)
-        if dy.shape != x_hat.shape:
-            raise ValueError(f"LayerNorm: expected dy of shape {x_hat.shape}, got {dy.shape}")
-        lead = tuple(range(x_hat.ndim - len(axes)))  # the sample axes: gamma and beta are shared there
-        if self.elementwise_affine:
-            self.grads["weight"] = (dy * x_hat).sum(axis=lead)  # d gamma
-            self.grads["bias"] = dy.sum(axis=lead)  # d beta
-            dx_hat = dy * self.params["weight"].astype(dy.dtype)
+        if dy.shape != shape:
+            raise ValueError(f"LayerNorm: expected dy of shape {shape}, got {dy.shape}")
+        M, n = x_hat.shape
+        dy = dy.reshape(M, n)
+        if self.elementwise_affine:  # gamma and beta are shared by the samples: sum over the rows
+            self.grads["weight"] = np.einsum("ij,ij->j", dy, x_hat).reshape(self.normalized_shape)  # d gamma
+            self.grads["bias"] = dy.sum(axis=0).reshape(self.normalized_shape)  # d beta
+            dx_hat = dy * self.params["weight"].astype(dy.dtype).reshape(n)
         else:
             dx_hat = dy
-        n = int(np.prod(self.normalized_shape))
-        # as batch norm's backward, with the sums taken over each sample's features
-        return inv_std / n * (n * dx_hat - dx_hat.sum(axis=axes, keepdims=True)
-                              - x_hat * (dx_hat * x_hat).sum(axis=axes, keepdims=True))
+        # as batch norm's backward, with the means taken over each sample's features:
+        # dx = inv_std (dx_hat - mean(dx_hat) - x_hat mean(dx_hat x_hat)), built in place in one array
+        dx = x_hat * (np.vecdot(dx_hat, x_hat)[:, None] / n)
+        dx += (dx_hat @ np.ones(n, dtype=dx.dtype))[:, None] / n  # the row means of dx_hat
+        np.subtract(dx_hat, dx, out=dx)
+        dx *= inv_std
+        return dx.reshape(shape)
 
     def train(self):
         self.training = True
