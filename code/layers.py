@@ -1180,7 +1180,8 @@ class RNN:
         self.grads["weight_ih_l0"] = da2.T @ x.reshape(T * N, I)
         self.grads["weight_hh_l0"] = da2.T @ h[:-1].reshape(T * N, H)
         if "bias_ih_l0" in self.params:
-            self.grads["bias_ih_l0"] = self.grads["bias_hh_l0"] = da2.sum(axis=0)
+            db = da2.sum(axis=0)  # both biases enter every step's sum equally
+            self.grads["bias_ih_l0"], self.grads["bias_hh_l0"] = db, db.copy()  # two arrays, not one
         dx = da @ W_ih  # (T, N, I)
         return dx[:, 0] if unbatched else (dx.swapaxes(0, 1) if self.batch_first else dx)
 
@@ -1313,7 +1314,8 @@ class LSTM:
         self.grads["weight_ih_l0"] = dz2.T @ x.reshape(T * N, I)
         self.grads["weight_hh_l0"] = dz2.T @ h[:-1].reshape(T * N, H)
         if "bias_ih_l0" in self.params:
-            self.grads["bias_ih_l0"] = self.grads["bias_hh_l0"] = dz2.sum(axis=0)
+            db = dz2.sum(axis=0)  # both biases enter every step's sum equally
+            self.grads["bias_ih_l0"], self.grads["bias_hh_l0"] = db, db.copy()  # two arrays, not one
         dx = dz @ W_ih  # (T, N, I)
         return dx[:, 0] if unbatched else (dx.swapaxes(0, 1) if self.batch_first else dx)
 
