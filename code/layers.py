@@ -1712,8 +1712,8 @@ class GELU:
 
     Shape: any input, output the same. No parameters. Backward: ``dy/dx = Phi(x) + x phi(x)``
     with ``phi`` the standard normal density. numpy has no ``erf``: ``_erf`` evaluates it to
-    double precision with the piecewise rational approximations of fdlibm (Sun Microsystems),
-    and for float32 input to float32 precision with one rational function (as Eigen does).
+    double precision with the piecewise rational approximations of fdlibm (Sun Microsystems);
+    float32 input needs seven digits, which Abramowitz & Stegun's formula 7.1.26 gives in one piece.
     Reference: Hendrycks & Gimpel, *Gaussian error linear units (GELUs)* (2016).
 
     >>> import numpy as np
@@ -1747,11 +1747,10 @@ class GELU:
            3.19985821950859553908e+03, 1.53672958608443695994e+03, 3.25792512996573918826e+02,
            3.03380607434824582924e+01, 1.0)
     _ERX = 8.45062911510467529297e-01  # erf(1) rounded to float
-    # float32: one rational function x P(x^2) / Q(x^2) on [-4, 4] (Eigen's and XLA's float32 erf)
-    _P32 = (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
-            -7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02)
-    _Q32 = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
-            -1.42647390514189e-02)
+    # float32: Abramowitz & Stegun 7.1.26, erfc(a) = t (a1 + t (a2 + ... + t a5)) exp(-a^2) with
+    # t = 1 / (1 + p a), a >= 0; absolute error below 1.5e-7. Coefficients a5 ... a1, highest first
+    _AS_P = 0.3275911
+    _AS_A = (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
 
     def __init__(self, approximate="none"):
         if approximate not in ("none", "tanh"):
@@ -1759,27 +1758,10 @@ class GELU:
         self.approximate = approximate
         self.params, self.grads = {}, {}
         self.training = True
-        self._cache = None
+        self._grad = None
 
     @classmethod
     def _erf(cls, x):
-        if x.dtype == np.float32:
-            # Seven digits need no ranges: one rational function of the clipped input, in float32,
-            # about 2 units in the last place. Splitting an array into ranges costs numpy more than
-            # the arithmetic: a[mask] with a random mask is ~50x slower than a multiplication.
-            xc = np.clip(x, -4, 4)  # erf(4) = 1 - 1.5e-8 is 1 in float32
-            z = xc * xc
-            P = np.full_like(z, cls._P32[0])
-            for c in cls._P32[1:]:  # Horner's rule, in place: each step is two passes, no new array
-                P *= z
-                P += c
-            Q = np.full_like(z, cls._Q32[0])
-            for c in cls._Q32[1:]:
-                Q *= z
-                Q += c
-            erf = np.multiply(xc, P, out=P)
-            erf /= Q
-            return np.clip(erf, -1, 1, out=erf)  # the approximation may overshoot 1 by an ulp
         a = np.abs(x)
         out = np.ones_like(a)  # erf(|x|) = 1 to double precision once |x| >= 6
         small = a < 0.84375
@@ -1795,6 +1777,29 @@ class GELU:
             out[tail] = 1 - np.exp(-at * at - 0.5625 + np.polyval(R, s) / np.polyval(S, s)) / at
         return np.copysign(out, x)
 
+    @classmethod
+    def _Phi32(cls, x, E):
+        """Phi(x) for float32 x, given E = exp(-x^2/2): A&S 7.1.26 for erfc(|x| / sqrt 2).
+
+        Seven digits need no ranges: one formula for every x, evaluated in place. (Splitting an
+        array into ranges with boolean masks costs numpy more than the arithmetic itself.)"""
+        t = np.abs(x)
+        t *= np.float32(cls._AS_P / np.sqrt(2))
+        t += 1
+        np.divide(1, t, out=t)  # t = 1 / (1 + p |x| / sqrt 2)
+        a5, *rest = cls._AS_A
+        erfc = t * np.float32(a5)
+        for a in rest:  # Horner's rule, in place: (((a5 t + a4) t + a3) t + a2) t + a1) t
+            erfc += a
+            erfc *= t
+        erfc *= E  # exp(-(|x| / sqrt 2)^2) = exp(-x^2 / 2): the exp that the density needs anyway
+        # Phi(x) = 1 - erfc / 2 for x >= 0, erfc / 2 below: (0.5 - [x >= 0]) erfc + [x >= 0], no np.where
+        right = x >= 0
+        Phi = np.subtract(np.float32(0.5), right, out=t)  # t is spent: reuse its memory
+        Phi *= erfc
+        Phi += right
+        return Phi
+
     def forward(self, x):
         x = np.asarray(x)
         if not np.issubdtype(x.dtype, np.floating):
@@ -1803,29 +1808,31 @@ class GELU:
             c = np.sqrt(2 / np.pi).astype(x.dtype)
             xc = np.clip(x, -100, 100)  # tanh is exactly +-1 long before: avoids overflow in x^3
             t = np.tanh(c * (xc + x.dtype.type(0.044715) * xc ** 3))
-            self._cache = (x, xc, t)
+            du = c * (1 + 3 * x.dtype.type(0.044715) * xc ** 2)
+            self._grad = (1 + t) / 2 + xc * (1 - t ** 2) * du / 2  # dy/dx, cached for backward
             return x * (1 + t) / 2
-        Phi = self._erf(x / np.sqrt(2).astype(x.dtype))
-        Phi += 1  # Phi = (1 + erf) / 2, in place: every new large array costs a pass and page faults
-        Phi /= 2
-        self._cache = (x, Phi)
+        E = np.exp(x * x / -2)  # exp(-x^2/2), the normal density up to 1/sqrt(2 pi); exp(-inf) is 0
+        if x.dtype == np.float32:
+            Phi = self._Phi32(x, E)
+        else:
+            Phi = self._erf(x / np.sqrt(2).astype(x.dtype))
+            Phi += 1  # Phi = (1 + erf) / 2, in place: each new array of this size is another pass
+            Phi /= 2
+        # cache the derivative dy/dx = Phi + x phi: the forward has both parts at hand, so backward
+        # is one product and the cache one array (not x and Phi)
+        grad = np.multiply(E, x, out=E)
+        grad /= np.sqrt(2 * np.pi).astype(x.dtype)
+        grad += Phi
+        self._grad = grad
         return x * Phi
 
     def backward(self, dy):
-        if self._cache is None:
+        if self._grad is None:
             raise RuntimeError("GELU: backward called before forward")
-        x = self._cache[0]
         dy = np.asarray(dy)
-        if dy.shape != x.shape:
-            raise ValueError(f"GELU: expected dy of shape {x.shape}, got {dy.shape}")
-        if self.approximate == "tanh":
-            _, xc, t = self._cache
-            c = np.sqrt(2 / np.pi).astype(x.dtype)
-            du = c * (1 + 3 * x.dtype.type(0.044715) * xc ** 2)
-            return dy * ((1 + t) / 2 + xc * (1 - t ** 2) * du / 2)
-        Phi = self._cache[1]
-        phi = np.exp(x * x / -2) / np.sqrt(2 * np.pi).astype(x.dtype)  # the density; exp(-inf) is 0, no warning
-        return dy * (Phi + x * phi)
+        if dy.shape != self._grad.shape:
+            raise ValueError(f"GELU: expected dy of shape {self._grad.shape}, got {dy.shape}")
+        return dy * self._grad
 
     def train(self):
         self.training = True
