@@ -1682,9 +1682,11 @@ class Softmax:
             raise TypeError(f"Softmax: expected a floating-point input, got dtype {x.dtype}")
         if not -x.ndim <= self.dim < x.ndim:
             raise ValueError(f"Softmax: dim {self.dim} is out of range for input of shape {x.shape}")
-        e = np.exp(x - x.max(axis=self.dim, keepdims=True))  # the largest exponent is exp(0) = 1
-        self._y = e / e.sum(axis=self.dim, keepdims=True)
-        return self._y
+        e = x - x.max(axis=self.dim, keepdims=True)  # the largest exponent is exp(0) = 1
+        np.exp(e, out=e)  # in place: every new array of this size is one more pass over memory
+        e /= e.sum(axis=self.dim, keepdims=True)
+        self._y = e
+        return e
 
     def backward(self, dy):
         if self._y is None:
@@ -1693,7 +1695,11 @@ class Softmax:
         dy = np.asarray(dy)
         if dy.shape != y.shape:
             raise ValueError(f"Softmax: expected dy of shape {y.shape}, got {dy.shape}")
-        return y * (dy - (dy * y).sum(axis=self.dim, keepdims=True))
+        # dx = y (dy - sum(dy y)), built in place in one array
+        dx = dy * y
+        np.subtract(dy, dx.sum(axis=self.dim, keepdims=True), out=dx)
+        dx *= y
+        return dx
 
     def train(self):
         self.training = True
