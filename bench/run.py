@@ -347,7 +347,7 @@ def machine():
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
+                cpu = " ".join(line.split(":", 1)[1].split())
                 break
     except OSError:
         pass
