@@ -57,8 +57,9 @@ pdf: html
 browser:
 	@test -x $(CHROMIUM) || { apt-get update && apt-get install -y chromium; }
 
+# docstrings of code/ and the `>>>` examples of the pages, without building the site
 doctest: venv-test
-	$(BIN)/python -m pytest -q -p no:randomly --doctest-modules code $(wildcard layers/*.md) -k "not bench"
+	$(BIN)/pytest -q -p no:randomly code layers examples -k "not bench"
 
 test: html venv-test browser
 	$(BIN)/pytest
