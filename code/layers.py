@@ -367,7 +367,8 @@ class MaxPool1d:
         argmax = np.zeros(y.shape, dtype=np.int8 if k < 128 else np.int64)
         for j in range(1, k):
             candidate = xp[:, :, j: j + s * (L_out - 1) + 1: s]
-            better = candidate > y  # strict: in a tie the first maximum keeps the gradient
+            # strict: in a tie the first maximum keeps the gradient; a NaN wins, as in torch
+            better = (candidate > y) | np.isnan(candidate)
             np.maximum(y, candidate, out=y)
             # j is larger than every offset scanned so far: this writes j exactly where better. A masked
             # write (argmax[better] = j) takes ~20x longer: a random mask defeats branch prediction
@@ -386,7 +387,7 @@ class MaxPool1d:
             raise ValueError(f"MaxPool1d: expected dy of shape {argmax.shape}, got {dy.shape}")
         dxp = np.zeros((N, C, L + 2 * p), dtype=dtype)
         for j in range(k):  # each window sends dy to the one position that won
-            dxp[:, :, j: j + s * (L_out - 1) + 1: s] += dy * (argmax == j)  # a product, not np.where: no branches
+            dxp[:, :, j: j + s * (L_out - 1) + 1: s] += np.where(argmax == j, dy, 0)  # not dy * mask: inf * 0 is NaN
         return dxp[:, :, p: p + L]
 
     def train(self):
@@ -455,7 +456,8 @@ class MaxPool2d:
                 if u == v == 0:
                     continue
                 candidate = xp[:, :, u: u + sh * (H_out - 1) + 1: sh, v: v + sw * (W_out - 1) + 1: sw]
-                better = candidate > y  # strict: in a tie the first maximum keeps the gradient
+                # strict: in a tie the first maximum keeps the gradient; a NaN wins, as in torch
+                better = (candidate > y) | np.isnan(candidate)
                 np.maximum(y, candidate, out=y)
                 # u * kw + v is larger than every offset scanned so far: this writes it exactly where
                 # better. A masked write (argmax[better] = ...) takes ~20x longer: a random mask
@@ -477,7 +479,7 @@ class MaxPool2d:
         for u in range(kh):  # each window sends dy to the one position that won
             for v in range(kw):
                 dxp[:, :, u: u + sh * (H_out - 1) + 1: sh,
-                          v: v + sw * (W_out - 1) + 1: sw] += dy * (argmax == u * kw + v)  # no branches
+                          v: v + sw * (W_out - 1) + 1: sw] += np.where(argmax == u * kw + v, dy, 0)
         return dxp[:, :, ph: ph + H, pw: pw + W]
 
     def train(self):
@@ -1755,7 +1757,7 @@ class GELU:
     _SB = (-2.24409524465858183362e+01, 4.74528541206955367215e+02, 2.55305040643316442583e+03,
            3.19985821950859553908e+03, 1.53672958608443695994e+03, 3.25792512996573918826e+02,
            3.03380607434824582924e+01, 1.0)
-    _ERX = 8.45062911510467529297e-01  # erf(1) rounded to float
+    _ERX = 8.45062911510467529297e-01  # fdlibm's erx: the constant part of erf on [0.84375, 1.25]
     # float32: Abramowitz & Stegun 7.1.26, erfc(a) = t (a1 + t (a2 + ... + t a5)) exp(-a^2) with
     # t = 1 / (1 + p a), a >= 0; absolute error below 1.5e-7. Coefficients a5 ... a1, highest first
     _AS_P = 0.3275911
@@ -1820,7 +1822,8 @@ class GELU:
             du = c * (1 + 3 * x.dtype.type(0.044715) * xc ** 2)
             self._grad = (1 + t) / 2 + xc * (1 - t ** 2) * du / 2  # dy/dx, cached for backward
             return x * (1 + t) / 2
-        E = np.exp(x * x / -2)  # exp(-x^2/2), the normal density up to 1/sqrt(2 pi); exp(-inf) is 0
+        xs = np.clip(x, -40, 40)  # exp(-40^2/2) is already 0: clipping keeps x * x from overflowing
+        E = np.exp(xs * xs / -2)  # exp(-x^2/2), the normal density up to 1/sqrt(2 pi)
         if x.dtype == np.float32:
             Phi = self._Phi32(x, E)
         else:
@@ -1829,7 +1832,7 @@ class GELU:
             Phi /= 2
         # cache the derivative dy/dx = Phi + x phi: the forward has both parts at hand, so backward
         # is one product and the cache one array (not x and Phi)
-        grad = np.multiply(E, x, out=E)
+        grad = np.multiply(E, xs, out=E)
         grad /= np.sqrt(2 * np.pi).astype(x.dtype)
         grad += Phi
         self._grad = grad
