@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import configparser
 import doctest
+import functools
 import hashlib
 import io
 import os
@@ -154,6 +155,38 @@ mathjax_path = "mathjax/tex-chtml.js"
 mathjax4_config = {"loader": {"paths": {"fonts": "[mathjax]/fonts"}}}
 
 
+# -- Speed of a rebuild with nothing changed ------------------------------------------
+# sphinxcontrib-bibtex formats every bibliography on every build, and pybtex looks each
+# style plugin up among the installed entry points every time (about 1 s of a 2.5 s no-change
+# rebuild). The installed entry points do not change during a build: look each up once.
+import pybtex.plugin  # noqa: E402
+
+_entry_points = pybtex.plugin.entry_points
+
+
+@functools.lru_cache(maxsize=None)
+def _installed_entry_points(**selection):
+    return tuple(_entry_points(**selection))
+
+
+pybtex.plugin.entry_points = _installed_entry_points
+
+# ... and when no page was read, the formatted citations restored with the environment are
+# still those of the current sources: skip formatting them again (another 0.5 s).
+from sphinxcontrib.bibtex.domain import BibtexDomain  # noqa: E402
+
+_format_citations = BibtexDomain.env_updated
+
+
+def _env_updated_when_needed(self):
+    if self.citations and not getattr(self.env, "cheatsheet_docs_read", True):
+        return []
+    return _format_citations(self)
+
+
+BibtexDomain.env_updated = _env_updated_when_needed
+
+
 # -- Build hooks ---------------------------------------------------------------------
 
 logger = logging.getLogger("cheatsheet")
@@ -282,6 +315,7 @@ def _on_source_read(app, docname, source):
 
 
 def _on_env_before_read_docs(app, env, docnames):
+    env.cheatsheet_docs_read = bool(docnames)
     if not hasattr(env, "cheatsheet_code_docs"):
         env.cheatsheet_code_docs = set()
     if not hasattr(env, "cheatsheet_failed_docs"):
