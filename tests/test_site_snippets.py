@@ -376,7 +376,7 @@ def results(request, tmp_path_factory):
     selected = [
         item.callspec.params["snippet"]
         for item in request.session.items
-        if item.module is sys.modules[__name__]
+        if getattr(item, "module", None) is sys.modules[__name__]  # doctest items have no module
         and item.originalname == "test_snippet_runs_in_a_fresh_interpreter"
     ]
     tmp_root = tmp_path_factory.mktemp("snippets")
