@@ -12,6 +12,8 @@ work on this machine kind.
 
 from __future__ import annotations
 
+import os
+import re
 import socket
 import subprocess
 import sys
@@ -268,3 +270,18 @@ def test_copy_button_copies_code_without_prompts_or_output(browser, server):
     assert ">>>" not in copied
     assert not set(copied.splitlines()) & set(output), "output lines were copied"
     assert copied.startswith("import numpy as np")
+
+
+def test_make_pdf_prints_a_compact_cheatsheet(tmp_path):
+    """The print stylesheet turns the landing page into at most two A4 landscape pages."""
+    pdf = tmp_path / "cheatsheet.pdf"
+    result = subprocess.run(
+        ["sh", str(ROOT / "tools/print-pdf.sh"), str(HTML), str(pdf)],
+        env={**os.environ, "PYTHON": sys.executable, "CHROMIUM": CHROMIUM},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0 and pdf.is_file(), result.stderr
+    data = pdf.read_bytes()
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
+    assert 1 <= pages <= 2, f"the printed cheat-sheet has {pages} pages"
+    assert b"/MediaBox [0 0 842" in data or b"/MediaBox [0 0 841" in data, "not A4 landscape"
