@@ -47,7 +47,11 @@ os.environ.pop("MPLBACKEND", None)
 # Kernel settings shared by every executed page: figures as SVG (sharp on any screen and
 # in print). Written into the build folder, which the kernels use as their IPython home.
 _IPYTHONDIR = ROOT / "_build" / "ipython"
-_KERNEL_CONFIG = "c.InlineBackend.figure_formats = {'svg'}\n"
+_KERNEL_CONFIG = (
+    "c.InlineBackend.figure_formats = {'svg'}\n"
+    # the kernel's own start-up notices (not cell output) would clutter every build log
+    "c.IPKernelApp.log_level = 'ERROR'\n"
+)
 _kernel_config_file = _IPYTHONDIR / "profile_default" / "ipython_kernel_config.py"
 if not _kernel_config_file.is_file() or _kernel_config_file.read_text() != _KERNEL_CONFIG:
     _kernel_config_file.parent.mkdir(parents=True, exist_ok=True)
