@@ -460,6 +460,23 @@ def _format_shape(shape) -> str:
     return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def _prune_stale_images(app, exception):
+    """Delete figures of earlier builds from _images.
+
+    An executed page that changes writes its figures under new names; Sphinx never removes
+    the old ones, and after a few edits of code/ the site would carry every old figure.
+    """
+    if exception is not None or app.builder.format != "html":
+        return
+    images = Path(app.outdir) / "_images"
+    if not images.is_dir():
+        return
+    keep = {unique_name for _docnames, unique_name in app.env.images.values()}
+    for path in images.iterdir():
+        if path.is_file() and path.name not in keep:
+            path.unlink()
+
+
 # -- Accessibility fixes of the generated HTML ----------------------------------------
 # axe-core (tests/test_browser.py) flags three patterns that Sphinx, docutils and the
 # copy-button produce on every page; the replacements keep the markup and add what is missing.
@@ -486,6 +503,7 @@ def _accessibility_fixes(app, pagename, templatename, context, doctree):
 
 def setup(app):
     app.connect("html-page-context", _accessibility_fixes, priority=900)
+    app.connect("build-finished", _prune_stale_images)
     app.connect("builder-inited", _check_mathjax_assets)
     app.connect("builder-inited", _use_code_keyed_cache, priority=900)
     app.connect("env-before-read-docs", _on_env_before_read_docs)
