@@ -890,6 +890,15 @@ class LayerNorm:
         self.training = True
         self._cache = None
 
+    @staticmethod
+    def _row_buffer(n):
+        """A ufunc buffer size for broadcasts along rows of n numbers: at most one row.
+
+        numpy runs a broadcast through a buffer (8192 elements by default). On rows shorter than
+        that, a broadcast runs markedly slower than with a buffer of at most one row (the
+        performance page measures it); numpy wants a multiple of 16."""
+        return int(min(8192, max(16, n - n % 16)))
+
     def forward(self, x):
         x = np.asarray(x)
         if not np.issubdtype(x.dtype, np.floating):
@@ -900,15 +909,16 @@ class LayerNorm:
                              f"got {x.shape}")
         n = int(np.prod(self.normalized_shape))  # the features of one sample
         x2 = x.reshape(-1, n)  # (M, n): one row per sample, whatever the leading axes
-        ones = np.ones(n, dtype=x.dtype)  # row means as a matrix-vector product: ~4x faster than .mean(axis=1)
-        x_hat = x2 - (x2 @ ones)[:, None] / n  # centred here, normalised in place below
-        var = np.vecdot(x_hat, x_hat)[:, None] / n  # biased variance; one dot product per row, no x**2 array
-        inv_std = 1.0 / np.sqrt(var + self.eps)  # (M, 1)
-        x_hat *= inv_std  # in place: every new array of this size is one more pass over memory
-        y = x_hat
-        if self.elementwise_affine:
-            y = x_hat * self.params["weight"].astype(x.dtype).reshape(n)
-            y += self.params["bias"].astype(x.dtype).reshape(n)
+        with np.errstate():  # the buffer size set here reverts at the end of the block
+            np.setbufsize(self._row_buffer(n))
+            # row sums and dot products as matrix products (BLAS): several times faster than .mean(axis=1)
+            x_hat = x2 - (x2 @ np.full(n, 1 / n, dtype=x.dtype))[:, None]  # centred; normalised in place below
+            inv_std = 1 / np.sqrt(np.vecdot(x_hat, x_hat) / n + x.dtype.type(self.eps))  # (M,), biased variance
+            x_hat *= inv_std[:, None]  # in place: every new array of this size is one more pass over memory
+            y = x_hat
+            if self.elementwise_affine:
+                y = x_hat * self.params["weight"].astype(x.dtype, copy=False).reshape(n)
+                y += self.params["bias"].astype(x.dtype, copy=False).reshape(n)
         self._cache = (x_hat, inv_std, x.shape)
         return y.reshape(x.shape)
 
@@ -921,18 +931,24 @@ class LayerNorm:
             raise ValueError(f"LayerNorm: expected dy of shape {shape}, got {dy.shape}")
         M, n = x_hat.shape
         dy = dy.reshape(M, n)
-        if self.elementwise_affine:  # gamma and beta are shared by the samples: sum over the rows
-            self.grads["weight"] = np.einsum("ij,ij->j", dy, x_hat).reshape(self.normalized_shape)  # d gamma
-            self.grads["bias"] = dy.sum(axis=0).reshape(self.normalized_shape)  # d beta
-            dx_hat = dy * self.params["weight"].astype(dy.dtype).reshape(n)
-        else:
-            dx_hat = dy
-        # as batch norm's backward, with the means taken over each sample's features:
-        # dx = inv_std (dx_hat - mean(dx_hat) - x_hat mean(dx_hat x_hat)), built in place in one array
-        dx = x_hat * (np.vecdot(dx_hat, x_hat)[:, None] / n)
-        dx += (dx_hat @ np.ones(n, dtype=dx.dtype))[:, None] / n  # the row means of dx_hat
-        np.subtract(dx_hat, dx, out=dx)
-        dx *= inv_std
+        w = self.params["weight"].astype(dy.dtype, copy=False).reshape(n) if self.elementwise_affine else np.ones(n, dy.dtype)
+        # dx = inv_std (dx_hat - mean(dx_hat) - x_hat mean(dx_hat x_hat)) with dx_hat = dy w, as in batch
+        # norm but with the means over each sample's features. Both means are matrix-vector products:
+        # mean(dx_hat) = dy @ w / n and mean(dx_hat x_hat) = (dy x_hat) @ w / n, and the column sums
+        # of dy x_hat and dy are d gamma and d beta: one product dy x_hat serves all four
+        with np.errstate():
+            np.setbufsize(self._row_buffer(n))
+            dy_x_hat = dy * x_hat
+            if self.elementwise_affine:  # gamma and beta are shared by the rows: sum over them
+                ones = np.ones(M, dtype=dy.dtype)
+                self.grads["weight"] = (ones @ dy_x_hat).reshape(self.normalized_shape)  # d gamma
+                self.grads["bias"] = (ones @ dy).reshape(self.normalized_shape)  # d beta
+            mean_dx_hat_x_hat = dy_x_hat @ w / n
+            mean_dx_hat = dy @ w / n
+            dx = dy * w  # dx_hat, turned into dx in place
+            dx -= np.multiply(x_hat, mean_dx_hat_x_hat[:, None], out=dy_x_hat)  # dy_x_hat is spent: reuse it
+            dx -= mean_dx_hat[:, None]
+            dx *= inv_std[:, None]
         return dx.reshape(shape)
 
     def train(self):
@@ -1724,7 +1740,8 @@ class GELU:
     Shape: any input, output the same. No parameters. Backward: ``dy/dx = Phi(x) + x phi(x)``
     with ``phi`` the standard normal density. numpy has no ``erf``: ``_erf`` evaluates it to
     double precision with the piecewise rational approximations of fdlibm (Sun Microsystems);
-    float32 input needs seven digits, which Abramowitz & Stegun's formula 7.1.26 gives in one piece.
+    float32 input needs seven digits, which Abramowitz & Stegun's formula 7.1.26 gives in one piece
+    (``_forward32``). As in PyTorch, the derivative at x = +-inf is nan (inf * 0).
     Reference: Hendrycks & Gimpel, *Gaussian error linear units (GELUs)* (2016).
 
     >>> import numpy as np
@@ -1762,6 +1779,7 @@ class GELU:
     # t = 1 / (1 + p a), a >= 0; absolute error below 1.5e-7. Coefficients a5 ... a1, highest first
     _AS_P = 0.3275911
     _AS_A = (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
+    _BLOCK = 1 << 18  # float32 path: numbers per block (1 MB). Faster here than one pass over a large array
 
     def __init__(self, approximate="none"):
         if approximate not in ("none", "tanh"):
@@ -1789,27 +1807,43 @@ class GELU:
         return np.copysign(out, x)
 
     @classmethod
-    def _Phi32(cls, x, E):
-        """Phi(x) for float32 x, given E = exp(-x^2/2): A&S 7.1.26 for erfc(|x| / sqrt 2).
+    def _forward32(cls, x, y, grad, T):
+        """Fill y with GELU(x) and grad with dy/dx, for float32 x; T is scratch of x's size.
 
-        Seven digits need no ranges: one formula for every x, evaluated in place. (Splitting an
-        array into ranges with boolean masks costs numpy more than the arithmetic itself.)"""
-        t = np.abs(x)
-        t *= np.float32(cls._AS_P / np.sqrt(2))
-        t += 1
-        np.divide(1, t, out=t)  # t = 1 / (1 + p |x| / sqrt 2)
-        a5, *rest = cls._AS_A
-        erfc = t * np.float32(a5)
-        for a in rest:  # Horner's rule, in place: (((a5 t + a4) t + a3) t + a2) t + a1) t
-            erfc += a
-            erfc *= t
-        erfc *= E  # exp(-(|x| / sqrt 2)^2) = exp(-x^2 / 2): the exp that the density needs anyway
-        # Phi(x) = 1 - erfc / 2 for x >= 0, erfc / 2 below: (0.5 - [x >= 0]) erfc + [x >= 0], no np.where
-        right = x >= 0
-        Phi = np.subtract(np.float32(0.5), right, out=t)  # t is spent: reuse its memory
-        Phi *= erfc
-        Phi += right
-        return Phi
+        Phi(x) = m + s H with H = Phi(-|x|) = erfc(|x| / sqrt 2) / 2 from A&S 7.1.26, m = [x >= 0]
+        and s = 1 - 2m: H for x < 0, 1 - H for x >= 0 (no cancellation in the tail). Every step
+        writes into y, grad or T (``a *= b``, ``out=``) rather than into a new array. The leading
+        coefficient a5 is taken out of the polynomial (its Horner chain then starts with an
+        addition) and put back in s."""
+        f32 = np.float32
+        a5, a4, a3, a2, a1 = cls._AS_A
+        E = grad  # grad holds exp(-x^2/2) until the end
+        with np.errstate(over="ignore"):  # x^2 overflows to inf beyond 1.8e19: exp(-inf) is 0, as it should be
+            np.multiply(x, x, out=E)
+        E *= f32(-0.5 / np.log(2))
+        np.exp2(E, out=E)  # E = exp(-x^2/2) = 2^(-x^2 / (2 ln 2)); exp2 is twice as fast as exp in float32
+        c = f32(np.sqrt(2) / cls._AS_P)
+        np.abs(x, out=T)
+        T += c
+        np.divide(c, T, out=T)  # T = t = 1 / (1 + p |x| / sqrt 2)
+        np.add(T, f32(a4 / a5), out=y)  # Horner's rule for (a1 t + a2 t^2 + ... + a5 t^5) / a5, in y
+        for a in (a3, a2, a1):
+            y *= T
+            y += f32(a / a5)
+        y *= T
+        y *= E  # y = erfc(|x| / sqrt 2) / a5 = 2 H / a5
+        with np.errstate(invalid="ignore"):  # inf * 0 at x = +-inf: the derivative is nan there, as in PyTorch
+            E *= x
+        E *= f32(1 / np.sqrt(2 * np.pi))  # E = x phi(x)
+        np.greater_equal(x, f32(0), out=T)  # T = m: 1.0 where x >= 0, 0.0 below
+        T *= f32(-a5)
+        T += f32(a5 / 2)  # T = s a5 / 2
+        y *= T  # y = s H
+        T *= f32(-1 / a5)
+        T += f32(0.5)  # T = m again
+        T += y  # T = Phi
+        grad += T  # grad = x phi + Phi
+        np.multiply(x, T, out=y)  # y = x Phi
 
     def forward(self, x):
         x = np.asarray(x)
@@ -1822,21 +1856,30 @@ class GELU:
             du = c * (1 + 3 * x.dtype.type(0.044715) * xc ** 2)
             self._grad = (1 + t) / 2 + xc * (1 - t ** 2) * du / 2  # dy/dx, cached for backward
             return x * (1 + t) / 2
-        xs = np.clip(x, -40, 40)  # exp(-40^2/2) is already 0: clipping keeps x * x from overflowing
-        E = np.exp(xs * xs / -2)  # exp(-x^2/2), the normal density up to 1/sqrt(2 pi)
-        if x.dtype == np.float32:
-            Phi = self._Phi32(x, E)
-        else:
-            Phi = self._erf(x / np.sqrt(2).astype(x.dtype))
-            Phi += 1  # Phi = (1 + erf) / 2, in place: each new array of this size is another pass
-            Phi /= 2
+        if x.dtype == np.float32:  # in blocks of _BLOCK numbers, so that the scratch array stays small
+            xf = np.ascontiguousarray(x).reshape(-1)
+            y, grad = np.empty(x.shape, np.float32), np.empty(x.shape, np.float32)
+            yf, gf = y.reshape(-1), grad.reshape(-1)  # views: y and grad are C-contiguous
+            T = np.empty(min(x.size, self._BLOCK), np.float32)
+            for i in range(0, x.size, self._BLOCK):
+                j = min(i + self._BLOCK, x.size)
+                self._forward32(xf[i:j], yf[i:j], gf[i:j], T[:j - i])
+            self._grad = grad
+            return y
+        x1 = x.reshape(-1)  # 1-d (a 0-d input too), so that every result below is an array
+        with np.errstate(over="ignore"):  # x^2 overflows to inf for huge x: exp(-inf) is 0, as it should be
+            E = np.exp(x1 * x1 / -2)  # exp(-x^2/2), the normal density up to 1/sqrt(2 pi)
+        Phi = self._erf(x1 / np.sqrt(2).astype(x.dtype))
+        Phi += 1  # Phi = (1 + erf) / 2, in place: each new array of this size is another pass
+        Phi /= 2
         # cache the derivative dy/dx = Phi + x phi: the forward has both parts at hand, so backward
         # is one product and the cache one array (not x and Phi)
-        grad = np.multiply(E, xs, out=E)
+        with np.errstate(invalid="ignore"):  # inf * 0 at x = +-inf: the derivative is nan there, as in PyTorch
+            grad = np.multiply(E, x1, out=E)
         grad /= np.sqrt(2 * np.pi).astype(x.dtype)
         grad += Phi
-        self._grad = grad
-        return x * Phi
+        self._grad = grad.reshape(x.shape)
+        return (x1 * Phi).reshape(x.shape)
 
     def backward(self, dy):
         if self._grad is None:
