@@ -1703,11 +1703,30 @@ class Softmax:
             raise TypeError(f"Softmax: expected a floating-point input, got dtype {x.dtype}")
         if not -x.ndim <= self.dim < x.ndim:
             raise ValueError(f"Softmax: dim {self.dim} is out of range for input of shape {x.shape}")
-        e = x - x.max(axis=self.dim, keepdims=True)  # the largest exponent is exp(0) = 1
-        np.exp(e, out=e)  # in place: every new array of this size is one more pass over memory
-        e /= e.sum(axis=self.dim, keepdims=True)
+        if x.size == 0:  # nothing to normalise (and an empty axis has no maximum)
+            self._y = x.copy()
+            return self._y.copy()
+        with np.errstate():  # the buffer size set here reverts at the end of the block
+            np.setbufsize(self._row_buffer(x.shape[-1]))
+            e = x - x.max(axis=self.dim, keepdims=True)  # the largest exponent is exp(0) = 1
+            np.exp(e, out=e)  # in place: every new array of this size is one more pass over memory
+            e /= self._sum(e)
         self._y = e
         return e
+
+    def _sum(self, a):
+        """Sums along dim, keeping the axis. Along the last axis, a matrix-vector product (BLAS):
+        several times faster than a.sum(axis=-1) on rows of a few thousand numbers."""
+        if a.ndim and self.dim % a.ndim == a.ndim - 1:
+            return (a @ np.ones(a.shape[-1], dtype=a.dtype))[..., None]
+        return a.sum(axis=self.dim, keepdims=True)
+
+    @staticmethod
+    def _row_buffer(n):
+        """A ufunc buffer of at most one row (n numbers, rounded down to a multiple of 16, as numpy
+        wants): numpy runs a broadcast through a buffer of 8192 elements by default, and on rows
+        shorter than that a broadcast runs markedly slower (see LayerNorm and the performance page)."""
+        return int(min(8192, max(16, n - n % 16)))
 
     def backward(self, dy):
         if self._y is None:
@@ -1717,9 +1736,11 @@ class Softmax:
         if dy.shape != y.shape:
             raise ValueError(f"Softmax: expected dy of shape {y.shape}, got {dy.shape}")
         # dx = y (dy - sum(dy y)), built in place in one array
-        dx = dy * y
-        np.subtract(dy, dx.sum(axis=self.dim, keepdims=True), out=dx)
-        dx *= y
+        with np.errstate():
+            np.setbufsize(self._row_buffer(y.shape[-1] if y.ndim else 1))
+            dx = dy * y
+            np.subtract(dy, self._sum(dx), out=dx)
+            dx *= y
         return dx
 
     def train(self):
@@ -1810,38 +1831,32 @@ class GELU:
     def _forward32(cls, x, y, grad, T):
         """Fill y with GELU(x) and grad with dy/dx, for float32 x; T is scratch of x's size.
 
-        Phi(x) = m + s H with H = Phi(-|x|) = erfc(|x| / sqrt 2) / 2 from A&S 7.1.26, m = [x >= 0]
-        and s = 1 - 2m: H for x < 0, 1 - H for x >= 0 (no cancellation in the tail). Every step
-        writes into y, grad or T (``a *= b``, ``out=``) rather than into a new array. The leading
-        coefficient a5 is taken out of the polynomial (its Horner chain then starts with an
-        addition) and put back in s."""
+        With H = Phi(-|x|) = erfc(|x| / sqrt 2) / 2 from A&S 7.1.26 and m = [x >= 0],
+        Phi = |m - H|: 1 - H for x >= 0 and H itself for x < 0, so the small values of the left
+        tail do not cancel. Every step writes into y, grad or T (``a *= b``, ``out=``) rather than
+        into a new array."""
         f32 = np.float32
-        a5, a4, a3, a2, a1 = cls._AS_A
         E = grad  # grad holds exp(-x^2/2) until the end
         with np.errstate(over="ignore"):  # x^2 overflows to inf beyond 1.8e19: exp(-inf) is 0, as it should be
             np.multiply(x, x, out=E)
         E *= f32(-0.5 / np.log(2))
-        np.exp2(E, out=E)  # E = exp(-x^2/2) = 2^(-x^2 / (2 ln 2)); exp2 is twice as fast as exp in float32
+        np.exp2(E, out=E)  # E = exp(-x^2/2) = 2^(-x^2 / (2 ln 2)); exp2 is the cheaper of the two in float32
         c = f32(np.sqrt(2) / cls._AS_P)
         np.abs(x, out=T)
         T += c
         np.divide(c, T, out=T)  # T = t = 1 / (1 + p |x| / sqrt 2)
-        np.add(T, f32(a4 / a5), out=y)  # Horner's rule for (a1 t + a2 t^2 + ... + a5 t^5) / a5, in y
-        for a in (a3, a2, a1):
+        b5, *rest = (f32(-a / 2) for a in cls._AS_A)  # -a_k / 2: the polynomial gives -H, not erfc
+        np.multiply(T, b5, out=y)  # Horner's rule in y: t (b1 + t (b2 + t (b3 + t (b4 + t b5))))
+        for b in rest:
+            y += b
             y *= T
-            y += f32(a / a5)
-        y *= T
-        y *= E  # y = erfc(|x| / sqrt 2) / a5 = 2 H / a5
+        y *= E  # y = -H
         with np.errstate(invalid="ignore"):  # inf * 0 at x = +-inf: the derivative is nan there, as in PyTorch
             E *= x
         E *= f32(1 / np.sqrt(2 * np.pi))  # E = x phi(x)
         np.greater_equal(x, f32(0), out=T)  # T = m: 1.0 where x >= 0, 0.0 below
-        T *= f32(-a5)
-        T += f32(a5 / 2)  # T = s a5 / 2
-        y *= T  # y = s H
-        T *= f32(-1 / a5)
-        T += f32(0.5)  # T = m again
-        T += y  # T = Phi
+        T += y
+        np.abs(T, out=T)  # T = Phi = |m - H|
         grad += T  # grad = x phi + Phi
         np.multiply(x, T, out=y)  # y = x Phi
 
