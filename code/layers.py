@@ -365,10 +365,12 @@ class MaxPool1d:
         # scan the kernel offsets: keep the running maximum and the offset it came from
         y = xp[:, :, 0: s * (L_out - 1) + 1: s].copy()
         argmax = np.zeros(y.shape, dtype=np.int8 if k < 128 else np.int64)
+        has_nan = bool(np.isnan(x).any())  # one pass here saves one per offset below when there is none
         for j in range(1, k):
             candidate = xp[:, :, j: j + s * (L_out - 1) + 1: s]
-            # strict: in a tie the first maximum keeps the gradient; a NaN wins, as in torch
-            better = (candidate > y) | np.isnan(candidate)
+            better = candidate > y  # strict: in a tie the first maximum keeps the gradient
+            if has_nan:  # a NaN wins its window, as in torch (NaN > y is False)
+                better |= np.isnan(candidate)
             np.maximum(y, candidate, out=y)
             # j is larger than every offset scanned so far: this writes j exactly where better. A masked
             # write (argmax[better] = j) takes ~20x longer: a random mask defeats branch prediction
@@ -386,8 +388,11 @@ class MaxPool1d:
         if dy.shape != argmax.shape:
             raise ValueError(f"MaxPool1d: expected dy of shape {argmax.shape}, got {dy.shape}")
         dxp = np.zeros((N, C, L + 2 * p), dtype=dtype)
+        finite = bool(np.isfinite(dy).all())
         for j in range(k):  # each window sends dy to the one position that won
-            dxp[:, :, j: j + s * (L_out - 1) + 1: s] += np.where(argmax == j, dy, 0)  # not dy * mask: inf * 0 is NaN
+            won = argmax == j
+            # a product has no branches; but inf * 0 is NaN, so with an infinite dy, np.where
+            dxp[:, :, j: j + s * (L_out - 1) + 1: s] += dy * won if finite else np.where(won, dy, 0)
         return dxp[:, :, p: p + L]
 
     def train(self):
@@ -451,13 +456,15 @@ class MaxPool2d:
         # scan the kernel offsets in row-major order, keeping the running max and where it came from
         y = xp[:, :, 0: sh * (H_out - 1) + 1: sh, 0: sw * (W_out - 1) + 1: sw].copy()
         argmax = np.zeros(y.shape, dtype=np.int16 if kh * kw < 2 ** 15 else np.int64)
+        has_nan = bool(np.isnan(x).any())  # one pass here saves one per offset below when there is none
         for u in range(kh):
             for v in range(kw):
                 if u == v == 0:
                     continue
                 candidate = xp[:, :, u: u + sh * (H_out - 1) + 1: sh, v: v + sw * (W_out - 1) + 1: sw]
-                # strict: in a tie the first maximum keeps the gradient; a NaN wins, as in torch
-                better = (candidate > y) | np.isnan(candidate)
+                better = candidate > y  # strict: in a tie the first maximum keeps the gradient
+                if has_nan:  # a NaN wins its window, as in torch (NaN > y is False)
+                    better |= np.isnan(candidate)
                 np.maximum(y, candidate, out=y)
                 # u * kw + v is larger than every offset scanned so far: this writes it exactly where
                 # better. A masked write (argmax[better] = ...) takes ~20x longer: a random mask
@@ -476,10 +483,13 @@ class MaxPool2d:
         if dy.shape != argmax.shape:
             raise ValueError(f"MaxPool2d: expected dy of shape {argmax.shape}, got {dy.shape}")
         dxp = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=dtype)
+        finite = bool(np.isfinite(dy).all())
         for u in range(kh):  # each window sends dy to the one position that won
             for v in range(kw):
+                won = argmax == u * kw + v
+                # a product has no branches; but inf * 0 is NaN, so with an infinite dy, np.where
                 dxp[:, :, u: u + sh * (H_out - 1) + 1: sh,
-                          v: v + sw * (W_out - 1) + 1: sw] += np.where(argmax == u * kw + v, dy, 0)
+                          v: v + sw * (W_out - 1) + 1: sw] += dy * won if finite else np.where(won, dy, 0)
         return dxp[:, :, ph: ph + H, pw: pw + W]
 
     def train(self):
