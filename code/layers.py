@@ -1727,7 +1727,7 @@ class Softmax:
     def _sum(self, a):
         """Sums along dim, keeping the axis. Along the last axis, a matrix-vector product (BLAS):
         several times faster than a.sum(axis=-1) on rows of a few thousand numbers."""
-        if a.ndim and self.dim % a.ndim == a.ndim - 1:
+        if self.dim % a.ndim == a.ndim - 1:  # a has at least one axis: dim is one of them
             return (a @ np.ones(a.shape[-1], dtype=a.dtype))[..., None]
         return a.sum(axis=self.dim, keepdims=True)
 
@@ -1747,7 +1747,7 @@ class Softmax:
             raise ValueError(f"Softmax: expected dy of shape {y.shape}, got {dy.shape}")
         # dx = y (dy - sum(dy y)), built in place in one array
         with np.errstate():
-            np.setbufsize(self._row_buffer(y.shape[-1] if y.ndim else 1))
+            np.setbufsize(self._row_buffer(y.shape[-1]))
             dx = dy * y
             np.subtract(dy, self._sum(dx), out=dx)
             dx *= y

@@ -114,3 +114,33 @@ def test_loss_float32_at_extreme_inputs(name, x, target):
         dx = loss.backward()
     assert np.isfinite(value) and np.all(np.isfinite(dx))
     assert dx.dtype == np.float32
+
+
+@pytest.mark.parametrize("spec", [h.S("GELU"), h.S("Softmax", 1), h.S("Softmax", 0)], ids=repr)
+@pytest.mark.parametrize("shape", [(0, 4), (4, 0)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_empty_input(spec, shape, dtype):
+    """An input with an empty axis gives an empty output and gradient, as in torch (a max over an
+    empty axis, taken naively, raises)."""
+    x = np.zeros(shape, dtype=dtype)
+    layer = h.build_ours(spec, float64=dtype == np.float64)
+    y = layer(x)
+    dx = layer.backward(np.zeros_like(y))
+    t = h.build_torch(spec)(torch.from_numpy(x))
+    assert y.shape == dx.shape == tuple(t.shape) == shape
+    assert y.dtype == dx.dtype == dtype
+
+
+def test_gelu_zero_dimensional_input():
+    """A 0-d array is an input like any other (torch accepts a 0-d tensor)."""
+    for dtype in (np.float32, np.float64):
+        layer = layers.GELU()
+        y = layer(np.array(1.5, dtype=dtype))
+        dx = layer.backward(np.array(1.0, dtype=dtype))
+        t = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+        y_t = torch.nn.functional.gelu(t)
+        y_t.backward()
+        assert np.shape(y) == np.shape(dx) == ()
+        rtol = 1e-6 if dtype == np.float32 else 1e-12  # float32: A&S 7.1.26, a few units in the last place
+        np.testing.assert_allclose(float(y), y_t.item(), rtol=rtol)
+        np.testing.assert_allclose(float(dx), t.grad.item(), rtol=rtol)
