@@ -1,6 +1,7 @@
 """The copy test: each class's source, executed alone in a fresh namespace that holds only
 `np`, defines a class that constructs and runs (forward and backward, or its methods) and
-gives the same results as the module's class."""
+gives the same results as the module's class. How each class is run comes from its registry
+entry: its first fixed case, or its `exercise` function."""
 
 import inspect
 
@@ -9,6 +10,7 @@ import pytest
 
 import helpers as h
 import layers
+import registry
 
 CLASSES = [name for name, obj in inspect.getmembers(layers, inspect.isclass) if obj.__module__ == layers.__name__]
 
@@ -20,44 +22,25 @@ def copied(name):
     return namespace[name]
 
 
-def _model():
-    model = layers.Linear(3, 2, rng=0)
-    x = np.random.default_rng(0).standard_normal((4, 3))
-    model.backward(np.ones_like(model(x)))
-    return model
-
-
 def exercise(name, cls):
     """Run the copied class the way the pages use it; return something to compare."""
-    case_names = {c.name for c in h.CASES}
-    if name in case_names:
-        case = h.first_case(name)
-        rng = np.random.default_rng(0)
-        resolve = lambda n: cls if n == name else getattr(layers, n)  # containers hold the module's layers
-        layer = h.build_ours(case.spec, rng, resolve=resolve)
-        inp = case.inputs(rng)
-        outputs = h.forward_ours(layer, case, inp)
-        d = h.backward_ours(layer, case, h.projections(case, outputs, rng))
-        return outputs + [d[k] for k in sorted(d)] + [getattr(layer, "grads", {})[k] for k in sorted(getattr(layer, "grads", {}))]
-    model = _model()
-    if name == "SGD":
-        cls(model, 0.1, momentum=0.9, weight_decay=0.01).step()
-    elif name == "Adam":
-        cls(model, lr=0.01, weight_decay=0.01).step()
-    elif name == "WeightPenalty":
-        penalty = cls([model], l1=0.1, l2=0.2)
-        value = penalty.loss()
-        penalty.backward()
-        return [np.array(value), model.grads["weight"]]
-    elif name == "EarlyStopping":
-        stopper = cls(patience=1, restore_best_weights=True)
-        stops = [stopper.step(v, model) for v in (1.0, 0.5, 0.7, 0.8)]
-        model.params["weight"] += 1.0
-        stopper.restore(model)
-        return [np.array(stops), np.array(stopper.best)]
-    else:
-        pytest.fail(f"no usage known for class {name}: add one to tests/test_copy.py")
-    return [model.params[k] for k in sorted(model.params)]
+    entry = registry.REGISTRY.get(name)
+    if entry is None:
+        pytest.fail(f"no registry entry for class {name}: add one (tests/registry/ADDING.md)")
+    if entry.exercise is not None:
+        return entry.exercise(cls)
+    if not entry.cases:
+        pytest.fail(f"{name}: its registry entry needs a fixed case or an `exercise` function")
+    case = entry.cases[0]
+    conv = entry.convention
+    rng = np.random.default_rng(0)
+    resolve = lambda n: cls if n == name else getattr(layers, n)  # containers hold the module's layers
+    layer = h.build_ours(case.spec, rng, resolve=resolve)
+    inp = case.inputs(rng)
+    outputs = conv.forward_ours(layer, inp)
+    d = conv.backward_ours(layer, case, conv.projections(case, outputs, rng))
+    grads = getattr(layer, "grads", {})
+    return outputs + [d[k] for k in sorted(d)] + [grads[k] for k in sorted(grads)]
 
 
 def test_there_are_classes():

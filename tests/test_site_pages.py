@@ -15,27 +15,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import registry
+
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 
-# page -> a pattern its title must match (the topics of the site, issue 3)
+# page -> a pattern its title must match (the topics of the site, issue 3). The pages of the
+# layers come from the registry (tests/registry/: each family module's PAGES); the rest are here.
 TOPICS = {
+    **{docname: page.title for docname, page in registry.PAGES.items()},
     "layers/anatomy": r"anatomy",
-    "layers/linear": r"linear",
-    "layers/convolution": r"convolution",
-    "layers/pooling": r"pooling",
-    "layers/batchnorm": r"batch norm",
-    "layers/layernorm": r"layer norm",
-    "layers/dropout": r"dropout",
-    "layers/embedding": r"embedding",
-    "layers/rnn": r"\brnn\b|recurrent",
-    "layers/lstm": r"lstm|long short-term",
-    "layers/gru": r"gru|gated recurrent",
-    "layers/activations": r"activation",
-    "layers/residual": r"residual",
-    "layers/regularisation": r"regulari[sz]ation",
-    "layers/losses-optimisers": r"loss",
     "layers/hyperparameters": r"hyperparameter",
+    "layers/initialisation": r"initiali[sz]ation",
     "examples/gradient-checking": r"gradient check",
     "examples/digits-cnn": r"digit",
     "examples/solubility": r"solubility",
@@ -43,21 +34,9 @@ TOPICS = {
     "performance": r"performance",
 }
 
-# The pages that teach one layer (or one family) and so follow the fixed section order.
-LAYER_PAGES = [
-    "layers/linear",
-    "layers/convolution",
-    "layers/pooling",
-    "layers/batchnorm",
-    "layers/layernorm",
-    "layers/dropout",
-    "layers/embedding",
-    "layers/rnn",
-    "layers/lstm",
-    "layers/gru",
-    "layers/activations",
-    "layers/residual",
-]
+# The pages that teach one layer (or one family) and so follow the fixed section order
+# (the registry's pages with layer_page=True).
+LAYER_PAGES = [docname for docname, page in registry.PAGES.items() if page.layer_page]
 
 # The sections of a layer page, in order (STYLE.md), as patterns on the <h2> titles.
 SECTIONS = [

@@ -238,7 +238,7 @@ def collect() -> tuple[list[Snippet], list[tuple[str, str]]]:
         rel = page.relative_to(ROOT).with_suffix("").as_posix()
         blocks = parse_blocks(page.read_text(encoding="utf-8"))
         imports = shown_imports(blocks)
-        cells, hidden_cells = [], 0
+        cells, hidden_cells, included = [], 0, []
         for block in blocks:
             where = f"{rel}.md:{block.line}"
             if block.kind == "python":
@@ -261,10 +261,17 @@ def collect() -> tuple[list[Snippet], list[tuple[str, str]]]:
                 except (OSError, LookupError, SyntaxError) as error:
                     problems.append((where, f"cannot read {block.arg} :pyobject: {name}: {error}"))
                     continue
-                snippets.append(Snippet(
-                    f"{where} ({name} on its own)", page, f"{name} copied with `import numpy as np`",
-                    "import numpy as np\n\n" + source, free_names=free_module_names(source) - {"np"},
-                ))
+                included.append((where, name, path, source))
+        # A class built from other classes of its module (TransformerEncoderLayer) runs when a
+        # reader copies it with the classes it names, provided the same page shows those in full.
+        whole = {name: source for _, name, _, source in included if "." not in name}
+        for where, name, path, source in included:
+            free = free_module_names(source) - {"np"}
+            needed = [whole[n] for n in sorted(free) if n in whole and n != name.split(".")[0]]
+            snippets.append(Snippet(
+                f"{where} ({name} on its own)", page, f"{name} copied with `import numpy as np`",
+                "\n\n".join(["import numpy as np", *needed, source]), free_names=free - set(whole),
+            ))
         if cells:
             magic = [c.line for c in cells if re.search(r"^\s*[%!]", c.body, re.MULTILINE)]
             if magic:

@@ -9,6 +9,7 @@ import torch
 
 import helpers as h
 import layers
+import registry
 
 pytestmark = pytest.mark.torch_parity
 
@@ -16,8 +17,8 @@ STRICT = dict(over="raise", divide="raise", invalid="raise", under="ignore")
 
 EXTREME = np.array([-1e4, -5e3, -1e3, -710.0, -100.0, -1.0, 0.0, 1e-3, 1.0, 100.0, 710.0, 1e3, 5e3, 1e4])
 
-ACTIVATIONS = [h.S("Sigmoid"), h.S("Tanh"), h.S("GELU"), h.S("GELU", approximate="tanh"), h.S("SiLU"),
-               h.S("ReLU"), h.S("LeakyReLU", 0.1), h.S("Softmax", 1), h.S("Softmax", 0)]
+# layers run on the extreme matrix (each registry entry's `extreme` specs)
+ACTIVATIONS = [spec for e in registry.ENTRIES for spec in e.extreme]
 
 
 def extreme_matrix(rng):
@@ -78,16 +79,8 @@ def test_exact_limits():
         np.testing.assert_array_equal(layers.Softmax(0)(np.array([1e4, -1e4, 1e4])), [0.5, 0.0, 0.5])
 
 
-LOSS_CASES = [
-    ("BCEWithLogitsLoss", np.array([[-1e4, 1e4, -1e3, 1e3], [710.0, -710.0, 0.0, 5e3]]),
-     np.array([[0.0, 1.0, 1.0, 0.0], [0.5, 0.5, 1.0, 0.25]])),
-    ("BCEWithLogitsLoss", np.full((2, 3), 1e4), np.ones((2, 3))),
-    ("BCEWithLogitsLoss", np.full((2, 3), -1e4), np.zeros((2, 3))),
-    ("CrossEntropyLoss", np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4], [1e3, 1e3, -1e3], [5e3, 1e4, -5e3]]),
-     np.array([0, 1, 2, 0])),
-    ("CrossEntropyLoss", np.array([[1e4, 1e4], [-1e4, 1e4]]), np.array([1, 1])),
-    ("MSELoss", np.array([1e4, -1e4, 3e3]), np.array([-1e4, 1e4, 0.0])),
-]
+# (loss, prediction, target) at extreme logits (each registry entry's `extreme_pairs`)
+LOSS_CASES = [(e.name, x, target) for e in registry.ENTRIES for x, target in e.extreme_pairs]
 
 
 @pytest.mark.parametrize("name,x,target", LOSS_CASES, ids=[f"{c[0]}{i}" for i, c in enumerate(LOSS_CASES)])

@@ -8,6 +8,8 @@ import torch
 
 import helpers as h
 import layers
+import registry
+from registry.conventions import Optimiser
 
 pytestmark = [pytest.mark.torch_parity,
               pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")]
@@ -15,31 +17,35 @@ pytestmark = [pytest.mark.torch_parity,
 N_RANDOM = 10  # randomised configurations per class, on top of the fixed table
 
 TWINNED = [name for name in h.RANDOM_MAKERS]
-FIXED = [c for c in h.CASES if not c.fresh]  # Dropout in training has no deterministic twin
+# Dropout in training has no deterministic twin; a class without a torch twin has no_twin set
+FIXED = [c for c in h.CASES if not c.fresh and not c.entry.no_twin]
 RANDOM = [h.random_case(name, seed) for name in TWINNED for seed in range(N_RANDOM)]
+# cases compared with torch only (max-pooling ties: torch CPU sends the gradient to the first
+# maximum in row-major order; overlapping windows and padding make a position win several windows)
+EXTRA = [c for e in registry.ENTRIES for c in e.parity_cases]
 
 
 def check_against_torch(case, seed):
+    conv = case.convention
     rng = np.random.default_rng(seed)
     ours = h.prepare(case, rng)
     theirs = h.twin(case, ours)
     inp = case.inputs(rng)
-    tin = h.torch_inputs(case, inp)
+    tin = conv.torch_inputs(case, inp)
 
-    outputs = h.forward_ours(ours, case, inp)
-    t_outputs = h.forward_torch(theirs, case, tin)
+    outputs = conv.forward_ours(ours, inp)
+    t_outputs = conv.forward_torch(theirs, tin)
     assert len(outputs) == len(t_outputs)
     for i, (y, t) in enumerate(zip(outputs, t_outputs)):
         assert np.asarray(y).dtype == np.float64, f"output {i} is {np.asarray(y).dtype}"
         h.assert_close(y, t.detach().numpy(), f"output {i}")
-    if case.kind == "loss":
-        assert type(ours(inp["x"], inp["target"])) is float, "a loss returns a Python float"
+    conv.check_result(ours, inp)  # a loss returns a Python float
     if hasattr(ours, "running_mean"):
         h.assert_close(ours.running_mean, theirs.running_mean.numpy(), "running_mean")
         h.assert_close(ours.running_var, theirs.running_var.numpy(), "running_var")
 
-    gs = h.projections(case, outputs, rng)
-    d_inputs = h.backward_ours(ours, case, gs)
+    gs = conv.projections(case, outputs, rng)
+    d_inputs = conv.backward_ours(ours, case, gs)
     J = sum((t * torch.from_numpy(np.asarray(g, dtype=np.float64))).sum() for t, g in zip(t_outputs, gs))
     J.backward()
     for key, d in d_inputs.items():
@@ -52,22 +58,7 @@ def check_against_torch(case, seed):
         h.assert_close(ours.grads[key], p.grad.numpy(), f"grad of {key}")
 
 
-# max-pooling ties (torch CPU sends the gradient to the first maximum in row-major order);
-# overlapping windows and padding make a position win several windows
-TIES = [
-    h.Case(h.S("MaxPool1d", 3, stride=1, padding=1), h.ties(2, 3, 9), note="ties"),
-    h.Case(h.S("MaxPool1d", 2, stride=1), h.ties(3, 2, 6), note="ties"),
-    h.Case(h.S("MaxPool1d", 4, stride=2, padding=2), h.ties(2, 2, 7), note="ties"),
-    h.Case(h.S("MaxPool1d", 3), lambda rng: {"x": np.zeros((2, 2, 7))}, note="all-equal"),
-    h.Case(h.S("MaxPool2d", 3, stride=1, padding=1), h.ties(2, 2, 5, 5), note="ties"),
-    h.Case(h.S("MaxPool2d", (2, 3), stride=(1, 2), padding=(1, 1)), h.ties(2, 2, 5, 6), note="ties"),
-    h.Case(h.S("MaxPool2d", 2, stride=1), h.ties(1, 3, 4, 4), note="ties"),
-    h.Case(h.S("MaxPool2d", (3, 2), stride=(2, 3), padding=(1, 0)), h.ties(2, 1, 6, 7), note="ties"),
-    h.Case(h.S("MaxPool2d", 2, padding=1), lambda rng: {"x": np.ones((1, 2, 3, 3))}, note="all-equal"),
-]
-
-
-@pytest.mark.parametrize("case", h.case_params(FIXED + TIES))
+@pytest.mark.parametrize("case", h.case_params(FIXED + EXTRA))
 def test_fixed_case_matches_torch(case):
     check_against_torch(case, 99)
 
@@ -79,7 +70,7 @@ def test_random_case_matches_torch(case):
 
 def test_every_twinned_class_has_ten_configurations():
     for name in TWINNED:
-        n = sum(c.name == name for c in FIXED + TIES + RANDOM)
+        n = sum(c.name == name for c in FIXED + EXTRA + RANDOM)
         assert n >= 10, name
 
 
@@ -139,30 +130,10 @@ def test_batchnorm_running_statistics_and_eval(name, kwargs, shape):
 # --------------------------------------------------------------------------------------
 
 
-def _optim_configs():
-    configs = [
-        ("SGD", {"lr": 0.1}),
-        ("SGD", {"lr": 0.05, "momentum": 0.9}),
-        ("SGD", {"lr": 0.05, "weight_decay": 0.1}),
-        ("SGD", {"lr": 0.02, "momentum": 0.8, "weight_decay": 0.01}),
-        ("Adam", {}),
-        ("Adam", {"lr": 0.01}),
-        ("Adam", {"lr": 0.02, "betas": (0.8, 0.99), "eps": 1e-6}),
-        ("Adam", {"lr": 0.01, "weight_decay": 0.1}),
-    ]
-    rng = np.random.default_rng(3)
-    for _ in range(N_RANDOM):
-        configs.append(("SGD", {"lr": float(rng.uniform(1e-3, 0.3)),
-                                "momentum": float(rng.choice([0.0, rng.uniform(0, 0.99)])),
-                                "weight_decay": float(rng.choice([0.0, rng.uniform(0, 0.2)]))}))
-        configs.append(("Adam", {"lr": float(rng.uniform(1e-4, 0.1)),
-                                 "betas": (float(rng.uniform(0.5, 0.95)), float(rng.uniform(0.9, 0.9999))),
-                                 "eps": float(rng.choice([1e-8, 1e-6, 1e-3])),
-                                 "weight_decay": float(rng.choice([0.0, rng.uniform(0, 0.2)]))}))
-    return configs
-
-
-OPTIM_CONFIGS = _optim_configs()
+OPTIMISERS = [e for e in registry.ENTRIES if isinstance(e.convention, Optimiser)]
+# each optimiser's fixed configurations, then N_RANDOM random ones
+OPTIM_CASES = [c for e in OPTIMISERS for c in e.cases] + [
+    registry.random_case(e.name, seed) for e in OPTIMISERS for seed in range(N_RANDOM)]
 OPTIM_MODELS = [
     h.Seq(h.S("Linear", 3, 4), h.S("Tanh"), h.S("Linear", 4, 2)),
     h.S("Linear", 3, 2),
@@ -172,21 +143,15 @@ OPTIM_INPUT = {0: (5, 3), 1: (5, 3), 2: (5, 2, 4)}
 
 
 @pytest.mark.parametrize("m", range(len(OPTIM_MODELS)), ids=["mlp", "linear", "conv"])
-@pytest.mark.parametrize("opt_name,kwargs", OPTIM_CONFIGS, ids=[f"{n}{k}" for n, k in OPTIM_CONFIGS])
-def test_optimiser_four_steps_match_torch(opt_name, kwargs, m):
+@pytest.mark.parametrize("case", h.case_params(OPTIM_CASES))
+def test_optimiser_four_steps_match_torch(case, m):
     rng = np.random.default_rng(11)
     spec = OPTIM_MODELS[m]
-    case = h.Case(spec, None)
     ours = h.build_ours(spec, rng)
-    theirs = h.twin(case, ours)
-    kw = dict(kwargs)
-    if opt_name == "SGD":
-        lr = kw.pop("lr")
-        opt = layers.SGD(ours, lr, **kw)
-        t_opt = torch.optim.SGD(theirs.parameters(), lr=lr, **kw)
-    else:
-        opt = layers.Adam(ours, **kw)
-        t_opt = torch.optim.Adam(theirs.parameters(), **kw)
+    theirs = h.twin(h.Case(spec, None), ours)
+    conv = case.convention
+    opt = conv.make_ours(getattr(layers, case.name), ours, case.spec)
+    t_opt = conv.make_torch(case.name, theirs.parameters(), case.spec)
     arrays = {k: v for k, v in ours.params.items()}
     for step in range(4):
         x = rng.standard_normal(OPTIM_INPUT[m])
