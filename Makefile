@@ -4,12 +4,13 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-SPHINXOPTS ?= -W -n --keep-going -j 1
+# -j auto: pages are read (and executed) in parallel, one process per core
+SPHINXOPTS ?= -W -n --keep-going -j auto
 # executed pages run in a separate kernel: it inherits the environment, not sys.path
 export PYTHONPATH := $(CURDIR)/code
 export MPLBACKEND := Agg
 
-.PHONY: help html test doctest serve pdf bench clean venv venv-test browser mathjax
+.PHONY: help html test doctest serve pdf bench clean venv venv-test browser mathjax copy-np126
 
 BUILDDIR := _build
 # doctrees outside the HTML folder, so they are not published with the site
@@ -47,7 +48,7 @@ html: venv mathjax
 	  || { rm -f $(BUILDDIR)/doctrees/environment.pickle; exit 1; }
 
 serve: venv mathjax
-	$(BIN)/sphinx-autobuild -b html -d $(BUILDDIR)/doctrees -n -j 1 --watch code \
+	$(BIN)/sphinx-autobuild -b html -d $(BUILDDIR)/doctrees -n -j auto --watch code \
 	  --ignore "$(BUILDDIR)/*" --ignore "*/.jupyter_cache/*" . $(BUILDDIR)/html
 
 pdf: html
@@ -61,8 +62,24 @@ browser:
 doctest: venv-test
 	$(BIN)/pytest -q -p no:randomly code layers examples -k "not bench"
 
-test: html venv-test browser
-	$(BIN)/pytest
+# pytest-xdist, one worker per core; --dist loadfile keeps each test file in one worker, so the
+# browser visits every page once and the snippets run once (their module-scoped fixtures)
+test: html venv-test browser copy-np126
+	$(BIN)/pytest -n auto --dist loadfile
+
+# The copy test under numpy 1.26, in a second small environment (numpy and scipy only): the
+# main environment records each class's calls and results, the copied classes replay them.
+# The environment lives under _build/, which Sphinx, pytest and git all leave alone.
+VENV_NP126 := $(BUILDDIR)/venv-np126
+$(VENV_NP126)/.installed: requirements-np126.txt
+	test -x $(VENV_NP126)/bin/python || $(PYTHON) -m venv $(VENV_NP126)
+	$(VENV_NP126)/bin/python -m pip install --quiet -r requirements-np126.txt
+	touch $@
+
+copy-np126: venv-test $(VENV_NP126)/.installed
+	mkdir -p $(BUILDDIR)
+	$(BIN)/python tests/copy_np126.py record $(BUILDDIR)/copy-np126.pkl
+	$(VENV_NP126)/bin/python tests/copy_np126.py replay $(BUILDDIR)/copy-np126.pkl
 
 bench: venv-test
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python bench/run.py

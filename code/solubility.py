@@ -41,13 +41,12 @@ class Transpose:
     def backward(self, dy):
         return np.swapaxes(dy, 1, 2)  # (N, C, L) -> (N, L, C)
 
-    def train(self):
-        self.training = True
+    def train(self, mode=True):
+        self.training = mode
         return self
 
     def eval(self):
-        self.training = False
-        return self
+        return self.train(False)
 
     __call__ = forward
 
