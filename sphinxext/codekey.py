@@ -200,8 +200,8 @@ def expand(uses: Uses, code: Path) -> Uses:
     uses = {m: set(n) for m, n in uses.items()}
     modules = {p.stem for p in code.glob("*.py")}
     done: set[str] = set()
-    while todo := [m for m, n in uses.items() if ALL in n and m not in done]:
-        for module in todo:
+    while pending := [m for m, n in uses.items() if ALL in n and m not in done]:
+        for module in pending:
             done.add(module)
             source = _read(code, module)
             if source is not None:
@@ -226,11 +226,11 @@ def key(uses: Uses, code: Path) -> str:
                 digest.update(source.encode())
                 continue
             digest.update(imports.encode())
-            seen, todo = set(), set(names)
-            while todo:
-                name = todo.pop()
+            seen, pending = set(), set(names)
+            while pending:
+                name = pending.pop()
                 seen.add(name)
-                todo |= set(defs.get(name, ("", frozenset()))[1]) - seen
+                pending |= set(defs.get(name, ("", frozenset()))[1]) - seen
             for name in sorted(seen):
                 digest.update(f"\0{name}\0".encode())
                 digest.update(defs[name][0].encode() if name in defs else b"missing")
