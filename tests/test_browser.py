@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -55,12 +56,21 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
+def site(tmp_path_factory):
+    """A snapshot of the built site: under pytest -n, test_site_pages rebuilds the site in
+    another worker, and Sphinx rewrites _static (MathJax included) while a page here loads."""
     if not (HTML / "index.html").is_file():
         pytest.fail("_build/html is missing: run `make html` first (`make test` does)")
+    snapshot = tmp_path_factory.mktemp("site") / "html"
+    shutil.copytree(HTML, snapshot)
+    return snapshot
+
+
+@pytest.fixture(scope="module")
+def server(site):
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(HTML), str(port)],
+        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(site), str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -272,11 +282,11 @@ def test_copy_button_copies_code_without_prompts_or_output(browser, server):
     assert copied.startswith("import numpy as np")
 
 
-def test_make_pdf_prints_a_compact_cheatsheet(tmp_path):
+def test_make_pdf_prints_a_compact_cheatsheet(site, tmp_path):
     """The print stylesheet turns the landing page into at most two A4 landscape pages."""
     pdf = tmp_path / "cheatsheet.pdf"
     result = subprocess.run(
-        ["sh", str(ROOT / "tools/print-pdf.sh"), str(HTML), str(pdf)],
+        ["sh", str(ROOT / "tools/print-pdf.sh"), str(site), str(pdf)],
         env={**os.environ, "PYTHON": sys.executable, "CHROMIUM": CHROMIUM},
         capture_output=True, text=True, timeout=120,
     )
