@@ -45,6 +45,11 @@ PAGES = sorted(
 )
 CONTENT_PAGES = [p for p in PAGES if p not in ("search.html", "genindex.html")]
 
+# How long a page may take to start MathJax. Under `pytest -n 2` the browser shares the two
+# cores with the PyTorch comparisons of the other worker: a page then takes 6 s or more, and
+# 20 s was too short for a batch of four loading at once. A wait, not a check of the result.
+MATHJAX_WAIT_MS = 120_000
+
 # The text of the article, without code, must not contain TeX delimiters left untypeset.
 RAW_TEX = ["\\(", "\\)", "\\[", "\\]", "$$", "\\begin{", "\\frac", "\\sum"]
 
@@ -134,7 +139,7 @@ def _new_page(browser, visit: Visit, **context_options):
 def _wait_for_math(page):
     page.wait_for_function(
         "() => !window.MathJax || (window.MathJax.startup && window.MathJax.startup.promise)",
-        timeout=20000,
+        timeout=MATHJAX_WAIT_MS,
     )
     page.evaluate("() => window.MathJax ? MathJax.startup.promise : null")
 
@@ -162,7 +167,7 @@ IMAGE_STATE = """async () => {
 }"""
 
 
-BATCH = 4  # pages loading at the same time (each in its own renderer process)
+BATCH = 2  # pages loading at the same time (each in its own renderer process)
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +255,7 @@ def test_search_finds_the_dropout_page(browser, server):
     page.wait_for_function(
         "() => document.querySelectorAll('#search-results ul.search li').length > 0"
         " || /did not match|no results/i.test(document.querySelector('#search-results')?.innerText || '')",
-        timeout=20000,
+        timeout=MATHJAX_WAIT_MS,
     )
     links = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map(e => e.getAttribute('href'))")
     context.close()
