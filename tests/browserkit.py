@@ -11,6 +11,7 @@ the modules independent under ``pytest -n auto --dist loadfile``.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -24,7 +25,8 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
-HTML = ROOT / "_build" / "html"
+# LAYERS_SITE: another built site to test (a partial build while writing a page)
+HTML = Path(os.environ.get("LAYERS_SITE", ROOT / "_build" / "html"))
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
