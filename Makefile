@@ -10,7 +10,7 @@ SPHINXOPTS ?= -W -n --keep-going -j auto
 export PYTHONPATH := $(CURDIR)/code
 export MPLBACKEND := Agg
 
-.PHONY: help html test doctest serve pdf bench clean venv venv-test browser mathjax copy-np126
+.PHONY: FORCE help html test doctest serve pdf bench clean venv venv-test browser mathjax copy-np126
 
 BUILDDIR := _build
 # doctrees outside the HTML folder, so they are not published with the site
@@ -43,9 +43,22 @@ mathjax:
 
 # A failed build forgets the saved environment, so the next build reads every page again
 # and fails again until the cause is fixed (Sphinx does not re-read a page for a warning).
-html: venv mathjax
+html: $(BUILDDIR)/.html-built
+
+# Everything the site is built from (files, and folders, whose time changes when a file is
+# added or removed). Sphinx runs only when one of them is newer than the last successful build,
+# so `make html` (and `make test`) with nothing changed returns at once; `make clean html` or
+# `touch conf.py` forces a build. Tests and the benchmark are not inputs of the site.
+SITE_INPUTS := $(shell find . \( -path ./_build -o -path ./.venv -o -path ./.git -o -path ./tests \
+	-o -path ./bench -o -path ./node_modules -o -name __pycache__ -o -name '.*cache' \) -prune \
+	-o -print | sed 's/ /\\ /g')
+$(BUILDDIR)/.html-built: $(SITE_INPUTS) $(BIN)/.docs-installed $(if $(wildcard $(BUILDDIR)/html/index.html),,FORCE)
+	sh tools/mathjax-assets.sh
 	$(SPHINXBUILD) -b html $(SPHINXOPTS) . $(BUILDDIR)/html \
 	  || { rm -f $(BUILDDIR)/doctrees/environment.pickle; exit 1; }
+	touch $@
+
+FORCE:
 
 serve: venv mathjax
 	$(BIN)/sphinx-autobuild -b html -d $(BUILDDIR)/doctrees -n -j auto --watch code \
