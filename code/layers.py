@@ -174,12 +174,14 @@ class Conv1d:
         if "bias" in self.params:
             self.grads["bias"] = dy.sum(axis=(0, 2))  # db = sum of dy over batch and positions
         self.grads["weight"] = (dyg @ cols.swapaxes(2, 3)).sum(axis=0).reshape(W.shape)  # dW = dy cols^T
-        dcols = W.reshape(G, C_out // G, C_g * k).swapaxes(1, 2) @ dyg  # dcols = W^T dy
-        dcols = dcols.reshape(N, C_in, k, L_out)
-        # col2im: kernel offset j read the strided slice xp[..., j*d :: s]; add its share back
+        Wt = W.reshape(G, C_out // G, C_g, k).swapaxes(1, 2)  # (G, C_g, C_out/G, k): W^T per group
+        # dcols = W^T dy, one kernel offset j at a time; col2im: offset j read the strided slice
+        # xp[..., j*d :: s], add its share back there
         dxp = np.zeros((N, C_in, L + left + right), dtype=cols.dtype)
         for j in range(k):
-            dxp[:, :, j * d: j * d + s * (L_out - 1) + 1: s] += dcols[:, :, j]
+            # one filter per group (depthwise): the sum over filters has one term, a scaling
+            dcols = Wt[..., j] * dyg if C_out == G else Wt[..., j] @ dyg  # (N, G, C_g, L_out)
+            dxp[:, :, j * d: j * d + s * (L_out - 1) + 1: s] += dcols.reshape(N, C_in, L_out)
         return dxp[:, :, left: left + L]
 
     def train(self, mode=True):
@@ -303,14 +305,16 @@ class Conv2d:
         if "bias" in self.params:
             self.grads["bias"] = dy.sum(axis=(0, 2, 3))  # db = sum of dy over batch and positions
         self.grads["weight"] = (dyg @ cols.swapaxes(2, 3)).sum(axis=0).reshape(W.shape)  # dW = dy cols^T
-        dcols = W.reshape(G, C_out // G, C_g * kh * kw).swapaxes(1, 2) @ dyg  # dcols = W^T dy
-        dcols = dcols.reshape(N, C_in, kh, kw, H_out, W_out)
-        # col2im: kernel offset (u, v) read a strided slice of xp; add its share back
+        Wt = W.reshape(G, C_out // G, C_g, kh, kw).swapaxes(1, 2)  # (G, C_g, C_out/G, kh, kw): W^T per group
+        # dcols = W^T dy, one kernel offset (u, v) at a time; col2im: offset (u, v) read a strided
+        # slice of xp, add its share back there
         dxp = np.zeros((N, C_in, H + top + bottom, Wd + left + right), dtype=cols.dtype)
         for u in range(kh):
             for v in range(kw):
+                # one filter per group (depthwise): the sum over filters has one term, a scaling
+                dcols = Wt[..., u, v] * dyg if C_out == G else Wt[..., u, v] @ dyg  # (N, G, C_g, H_out*W_out)
                 dxp[:, :, u * dh: u * dh + sh * (H_out - 1) + 1: sh,
-                          v * dw: v * dw + sw * (W_out - 1) + 1: sw] += dcols[:, :, u, v]
+                          v * dw: v * dw + sw * (W_out - 1) + 1: sw] += dcols.reshape(N, C_in, H_out, W_out)
         return dxp[:, :, top: top + H, left: left + Wd]
 
     def train(self, mode=True):
@@ -983,7 +987,9 @@ class AdaptiveAvgPool1d:
 
     The bins depend on the input length, so the output length is fixed. Pooling is linear:
     ``y = x A^T`` with ``A[i, l] = 1 / (b_i - a_i)`` inside bin i, zero elsewhere, and the
-    backward pass is ``dx = dy A``. ``output_size=1`` is global average pooling.
+    backward pass is ``dx = dy A``. When ``L_out`` divides ``L`` the bins are equal blocks: ``y``
+    is the mean of each block and ``dx`` spreads ``dy`` evenly over it. ``output_size=1`` is
+    global average pooling.
     Shape: input ``(N, C, L)``, output ``(N, C, output_size)``. No parameters.
     Reference: Lin, Chen & Yan, *Network in network* (2014), for global average pooling.
 
@@ -1001,17 +1007,25 @@ class AdaptiveAvgPool1d:
             raise ValueError(f"AdaptiveAvgPool1d: output_size must be a positive int, got {output_size!r}")
         self.params, self.grads = {}, {}
         self.training = True
-        self._A, self._x_shape = None, None
+        self._x_shape, self._dtype = None, None
 
     def forward(self, x):
         x = self._check(x)
-        A = self._bins(x.shape[2], self.output_size).astype(x.dtype)  # (L_out, L)
-        self._A, self._x_shape = A, x.shape
+        (N, C, L), L_out = x.shape, self.output_size
+        self._x_shape, self._dtype = x.shape, x.dtype
+        if L % L_out == 0:  # equal bins of L / L_out elements: the mean of each block
+            return x.reshape(N, C, L_out, L // L_out).mean(axis=3)
+        A = self._bins(L, L_out).astype(x.dtype)  # (L_out, L)
         return x @ A.T  # (N, C, L) @ (L, L_out)
 
     def backward(self, dy):
         dy = self._check_dy(dy)
-        return dy @ self._A  # each element of bin i gets the share dy_i / (b_i - a_i)
+        (N, C, L), L_out = self._x_shape, self.output_size
+        if L % L_out == 0:  # each element of block i gets the share dy_i / (L / L_out)
+            k = L // L_out
+            return (np.broadcast_to(dy[:, :, :, None], (N, C, L_out, k)) / k).reshape(N, C, L)
+        A = self._bins(L, L_out).astype(dy.dtype)  # (L_out, L)
+        return dy @ A  # each element of bin i gets the share dy_i / (b_i - a_i)
 
     def train(self, mode=True):
         self.training = mode
@@ -1039,10 +1053,10 @@ class AdaptiveAvgPool1d:
         return x
 
     def _check_dy(self, dy):
-        if self._A is None:
+        if self._x_shape is None:
             raise RuntimeError("AdaptiveAvgPool1d: backward called before forward")
         shape = self._x_shape[:2] + (self.output_size,)
-        dy = np.asarray(dy, dtype=self._A.dtype)
+        dy = np.asarray(dy, dtype=self._dtype)
         if dy.shape != shape:
             raise ValueError(f"AdaptiveAvgPool1d: expected dy of shape {shape}, got {dy.shape}")
         return dy
@@ -1053,8 +1067,10 @@ class AdaptiveAvgPool2d:
     torch's bins ``a_i = floor(i H / H_out)``, ``b_i = ceil((i + 1) H / H_out)`` (likewise for columns).
 
     The bins of rows and columns are independent, so pooling is ``y = A_h x A_w^T`` with one
-    averaging matrix per axis, and the backward pass is ``dx = A_h^T dy A_w``.
-    ``output_size=1`` (or ``(1, 1)``) is global average pooling.
+    averaging matrix per axis, and the backward pass is ``dx = A_h^T dy A_w``. When ``H_out``
+    divides ``H`` and ``W_out`` divides ``W`` the bins are equal blocks: ``y`` is the mean of each
+    block and ``dx`` spreads ``dy`` evenly over it. ``output_size=1`` (or ``(1, 1)``) is global
+    average pooling.
     Shape: input ``(N, C, H, W)``, output ``(N, C, H_out, W_out)``. No parameters.
     Reference: Lin, Chen & Yan, *Network in network* (2014), for global average pooling.
 
@@ -1074,19 +1090,27 @@ class AdaptiveAvgPool2d:
                              f"got {output_size!r}")
         self.params, self.grads = {}, {}
         self.training = True
-        self._A, self._x_shape = None, None
+        self._x_shape, self._dtype = None, None
 
     def forward(self, x):
         x = self._check(x)
-        (H, W), (H_out, W_out) = x.shape[2:], self.output_size
+        (N, C, H, W), (H_out, W_out) = x.shape, self.output_size
+        self._x_shape, self._dtype = x.shape, x.dtype
+        if H % H_out == 0 and W % W_out == 0:  # equal bins of (H / H_out, W / W_out): the mean of each block
+            return x.reshape(N, C, H_out, H // H_out, W_out, W // W_out).mean(axis=(3, 5))
         A_h = self._bins(H, H_out).astype(x.dtype)  # (H_out, H)
         A_w = self._bins(W, W_out).astype(x.dtype)  # (W_out, W)
-        self._A, self._x_shape = (A_h, A_w), x.shape
         return A_h @ x @ A_w.T  # (H_out, H) @ (N, C, H, W) @ (W, W_out)
 
     def backward(self, dy):
         dy = self._check_dy(dy)
-        A_h, A_w = self._A
+        (N, C, H, W), (H_out, W_out) = self._x_shape, self.output_size
+        if H % H_out == 0 and W % W_out == 0:  # each pixel of block (i, j) gets the share dy_ij / (kh kw)
+            kh, kw = H // H_out, W // W_out
+            dx = np.broadcast_to(dy[:, :, :, None, :, None], (N, C, H_out, kh, W_out, kw)) / (kh * kw)
+            return dx.reshape(N, C, H, W)
+        A_h = self._bins(H, H_out).astype(dy.dtype)  # (H_out, H)
+        A_w = self._bins(W, W_out).astype(dy.dtype)  # (W_out, W)
         return A_h.T @ dy @ A_w  # each pixel of bin (i, j) gets the share of dy_ij
 
     def train(self, mode=True):
@@ -1116,10 +1140,10 @@ class AdaptiveAvgPool2d:
         return x
 
     def _check_dy(self, dy):
-        if self._A is None:
+        if self._x_shape is None:
             raise RuntimeError("AdaptiveAvgPool2d: backward called before forward")
         shape = self._x_shape[:2] + self.output_size
-        dy = np.asarray(dy, dtype=self._A[0].dtype)
+        dy = np.asarray(dy, dtype=self._dtype)
         if dy.shape != shape:
             raise ValueError(f"AdaptiveAvgPool2d: expected dy of shape {shape}, got {dy.shape}")
         return dy
@@ -1578,7 +1602,7 @@ class GroupNorm:
         shape = (1, -1) + (1,) * (x.ndim - 2)  # broadcasts a (C,) vector over (N, C, *)
         x_g = x.reshape(N, G, -1)  # (N, G, C/G * positions): one row per sample and group
         mean = x_g.mean(axis=2, keepdims=True)
-        var = ((x_g - mean) ** 2).mean(axis=2, keepdims=True)  # biased variance
+        var = x_g.var(axis=2, keepdims=True)  # biased variance
         inv_std = 1 / np.sqrt(var + x.dtype.type(self.eps))
         x_hat = ((x_g - mean) * inv_std).reshape(x.shape)
         y = x_hat
@@ -1592,19 +1616,20 @@ class GroupNorm:
     def backward(self, dy):
         dy = self._check_dy(dy)
         x_hat, inv_std = self._cache
-        N, G = x_hat.shape[0], self.num_groups
+        N, C, G = x_hat.shape[0], x_hat.shape[1], self.num_groups
         shape = (1, -1) + (1,) * (x_hat.ndim - 2)
-        axes = (0,) + tuple(range(2, x_hat.ndim))  # every axis but the channels
         dx_hat = dy
         if self.affine:
-            self.grads["weight"] = (dy * x_hat).sum(axis=axes)  # d gamma
-            self.grads["bias"] = dy.sum(axis=axes)  # d beta
+            dy_c, x_hat_c = dy.reshape(N, C, -1), x_hat.reshape(N, C, -1)  # (N, C, positions)
+            self.grads["weight"] = np.einsum("ncp,ncp->c", dy_c, x_hat_c)  # d gamma = sum of dy x_hat
+            self.grads["bias"] = np.einsum("ncp->c", dy_c)  # d beta = sum of dy
             dx_hat = dy * self.params["weight"].astype(dy.dtype).reshape(shape)
-        dx_hat_g = dx_hat.reshape(N, G, -1)  # (N, G, C/G * positions), as in forward
+        dx_hat_g = dx_hat.reshape(N, G, -1)  # (N, G, m): m = C/G * positions, as in forward
         x_hat_g = x_hat.reshape(N, G, -1)
+        m = x_hat_g.shape[2]
         # the mean and the variance of a group depend on every x of the group: two extra terms
         dx = inv_std * (dx_hat_g - dx_hat_g.mean(axis=2, keepdims=True)
-                        - x_hat_g * (dx_hat_g * x_hat_g).mean(axis=2, keepdims=True))
+                        - x_hat_g * (np.einsum("ngi,ngi->ng", dx_hat_g, x_hat_g)[:, :, None] / m))
         return dx.reshape(x_hat.shape)
 
     def train(self, mode=True):
