@@ -8,13 +8,20 @@
   Figures no page uses are deleted from ``_images`` after a successful build.
 * Math is typeset by a local MathJax (``make mathjax``); building without it would publish
   pages with no math, so the HTML builder stops with a clear message instead.
+* Search: dotted identifiers (``nn.CrossEntropyLoss``) are indexed and searched as one word,
+  so such a query finds only the pages that contain it, and the search page loads
+  ``_static/search-summary.js``, which turns the TeX of the result excerpts into text. The
+  ranking is ``_static/search-scorer.js`` (``html_search_scorer`` in conf.py).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from sphinx.errors import ConfigError
+import sphinx
+from sphinx.errors import ConfigError, ExtensionError
+from sphinx.search.en import SearchEnglish
 
 A11Y_REPLACEMENTS = [
     # toctree captions are headings without a level
@@ -64,8 +71,72 @@ def check_mathjax_assets(app):
     )
 
 
+class SearchEnglishIdentifiers(SearchEnglish):
+    """English search that also indexes dotted identifiers as whole words.
+
+    Sphinx splits ``nn.CrossEntropyLoss`` into ``nn`` and ``crossentropyloss`` and then
+    drops ``nn`` from the query as too short, so the query found every page that mentions
+    CrossEntropyLoss or nn. Here the text also yields every dotted run of two or more parts
+    (``torch.nn.MSELoss`` gives ``torch.nn.mseloss``, ``torch.nn`` and ``nn.mseloss``), and
+    the query keeps a dotted identifier whole (``js_splitter_code``), so it matches only the
+    pages that contain it. Stemming is Sphinx's, the same on both sides.
+    """
+
+    _ident_re = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)+")
+    js_splitter_code = r"""
+function splitQuery(query) {
+  // Dotted identifiers (nn.CrossEntropyLoss) stay whole: sphinxext/html_fixes.py indexes them.
+  const identifiers = [];
+  const rest = query.replace(/[\p{Letter}_][\p{Letter}\p{Number}_]*(?:\.[\p{Letter}_][\p{Letter}\p{Number}_]*)+/gu,
+                             (identifier) => { identifiers.push(identifier); return " "; });
+  return identifiers.concat(
+    rest.split(/[^\p{Letter}\p{Number}_\p{Emoji_Presentation}]+/gu).filter((term) => term));
+}
+"""
+
+    def __init__(self, options: dict[str, str]) -> None:
+        super().__init__(options)
+        # on with html_search_options = {"dotted_identifiers": "yes"} (conf.py); a change of
+        # that 'html' option makes Sphinx rewrite every page, and so re-index it
+        self.identifiers = options.get("dotted_identifiers") == "yes"
+        if not self.identifiers:
+            self.js_splitter_code = ""
+
+    def split(self, input: str) -> list[str]:
+        words = super().split(input)
+        if not self.identifiers:
+            return words
+        for match in self._ident_re.finditer(input):
+            parts = match.group().split(".")
+            words.extend(
+                ".".join(parts[start:stop])
+                for start in range(len(parts))
+                for stop in range(start + 2, len(parts) + 1)
+            )
+        return words
+
+
+# search-summary.js wraps Search.htmlToText of Sphinx's searchtools.js; read that file again
+# (and the Scorer of search-scorer.js) before changing this.
+SEARCHTOOLS_CHECKED = (9, 0)
+
+
+def search_page_scripts(app, pagename, templatename, context, doctree):
+    if pagename == "search" and app.builder.format == "html":
+        if sphinx.version_info[:2] != SEARCHTOOLS_CHECKED:
+            raise ExtensionError(
+                f"_static/search-summary.js was written against Sphinx "
+                f"{'.'.join(map(str, SEARCHTOOLS_CHECKED))}'s searchtools.js; this is Sphinx "
+                f"{sphinx.__version__}: check Search.htmlToText and update SEARCHTOOLS_CHECKED"
+            )
+        # defer: runs after searchtools.js, which the search template loads after these
+        app.add_js_file("search-summary.js", defer="defer")
+
+
 def setup(app):
+    app.add_search_language(SearchEnglishIdentifiers)
     app.connect("html-page-context", accessibility_fixes, priority=900)
+    app.connect("html-page-context", search_page_scripts)
     app.connect("build-finished", prune_stale_images)
     app.connect("builder-inited", check_mathjax_assets)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

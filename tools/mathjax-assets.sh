@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 VERSION="${MATHJAX_VERSION:-4.1.3}"
-LAYOUT=2  # bump when the list of copied files changes
+LAYOUT=3  # bump when the list of copied files changes
 NPM_DIR=_build/npm-mathjax
 OUT=_build/mathjax-static/mathjax
 STAMP="$OUT/.version"
@@ -30,19 +30,22 @@ fi
 MJ="$NPM_DIR/node_modules/mathjax"
 FONT="$NPM_DIR/node_modules/@mathjax/mathjax-newcm-font"
 rm -rf "$OUT"
-mkdir -p "$OUT/fonts/mathjax-newcm-font" "$OUT/input/tex" "$OUT/sre/mathmaps"
+mkdir -p "$OUT/fonts/mathjax-newcm-font" "$OUT/input/tex" "$OUT/output" "$OUT/a11y"
 
-# The combined TeX-to-HTML component, with the New Computer Modern font data built in.
-cp "$MJ/tex-chtml.js" "$MJ/LICENSE" "$OUT/"
-# Loaded on demand: TeX extensions (\boldsymbol, \cancel, ...), the accessibility
-# components, the contextual menu, and the English speech and Nemeth Braille rules of the
-# screen-reader support.
+# Separate components, not the combined tex-chtml.js (1 MB): that one bundles the contextual
+# menu, the speech rule engine and the explorer, which then fetch a speech worker and its
+# English and Braille maps (another 1.2 MB) on every page. conf.py loads startup.js and lists
+# the rest in `loader.load`: the TeX input (with ams, newcommand, textmacros, require,
+# autoload, ...), the CommonHTML output with the New Computer Modern font, and the
+# assistive MathML that screen readers read (a hidden <mjx-assistive-mml> in each formula).
+# The loader fetches core.js by itself. About 600 KB of JavaScript in all.
+cp "$MJ/startup.js" "$MJ/core.js" "$MJ/LICENSE" "$OUT/"
+cp "$MJ/input/tex.js" "$OUT/input/"
+cp "$MJ/output/chtml.js" "$OUT/output/"
+cp "$MJ/a11y/assistive-mml.js" "$OUT/a11y/"
+# Loaded on demand: the TeX extensions that input/tex does not include (\boldsymbol, \cancel, ...).
 cp -R "$MJ/input/tex/extensions" "$OUT/input/tex/"
-cp -R "$MJ/a11y" "$MJ/ui" "$OUT/"
-cp "$MJ/sre/speech-worker.js" "$OUT/sre/"
-cp "$MJ/sre/mathmaps/base.json" "$MJ/sre/mathmaps/en.json" "$MJ/sre/mathmaps/nemeth.json" \
-    "$OUT/sre/mathmaps/"
-# The CHTML web fonts and the dynamically loaded character ranges.
+# The CHTML font data, its web fonts and the dynamically loaded character ranges.
 cp -R "$FONT/chtml" "$FONT/chtml.js" "$FONT/package.json" "$OUT/fonts/mathjax-newcm-font/"
 rm -rf "$OUT/fonts/mathjax-newcm-font/chtml/"*.d.ts 2>/dev/null || true
 
