@@ -3,8 +3,11 @@
 jupyter-cache (myst-nb's ``nb_execution_mode = "cache"``) keys a notebook on the source of
 its cells only: an edit to ``code/layers.py`` would not re-execute anything. Each executed
 page therefore gets its own cache folder, ``<build>/.jupyter_cache/<page>/<exec_key>``, where
-``exec_key`` (:mod:`sphinxext.codekey`) hashes the source of the classes its cells use. An
-edit to one class re-executes only the pages whose cells use it; a rebuild with nothing
+``exec_key`` (:mod:`sphinxext.codekey`) hashes the source of the classes its cells use,
+followed by a hash of the kernels' configuration (:mod:`sphinxext.kernel_env`: the figure
+style), so a change of the style redraws every figure. An
+edit to one class re-executes only the pages whose cells use it (a new kernel profile: every
+executed page, once); a rebuild with nothing
 changed executes nothing; a page's previous folder is kept, so undoing an edit is free.
 One folder per page also means parallel readers (``-j``) never share a cache database.
 
@@ -20,7 +23,7 @@ from pathlib import Path
 
 from sphinx.errors import ExtensionError
 
-from . import codekey
+from . import codekey, kernel_env
 
 MYST_NB_VERSION = "1.4.0"
 KEEP_PREVIOUS = 1  # earlier keys kept per page, for quick reverts
@@ -34,10 +37,26 @@ def _page_folder(app, docname: str) -> Path:
     return cache_root(app) / docname.replace("/", "--")
 
 
+def _folder_key(app, docname: str) -> str:
+    """The cache folder of a page: the key of its code, then that of the kernel profile."""
+    code = codekey.exec_key(app.env, docname) or "no-code"
+    return f"{code}-k{kernel_env.kernel_config_key()}"
+
+
 def _on_source_read(app, docname, source):
-    key = codekey.exec_key(app.env, docname) or "no-code"
-    path = _page_folder(app, docname) / key
+    path = _page_folder(app, docname) / _folder_key(app, docname)
     app.env.mystnb_config = app.env.mystnb_config.copy(execution_cache_path=str(path))
+
+
+def _on_env_get_outdated(app, env, added, changed, removed):
+    """A new kernel profile (figure style) makes every page outdated, once: Sphinx does not
+    re-read pages when an extension changes, and the cache folder is chosen on reading."""
+    current = kernel_env.kernel_config_key()
+    previous = getattr(env, "kernel_config_key", None)
+    env.kernel_config_key = current
+    if previous == current:
+        return []
+    return sorted(env.found_docs - added - changed)
 
 
 def _prune(app, exception):
@@ -52,7 +71,7 @@ def _prune(app, exception):
         folder = _page_folder(app, docname)
         if not folder.is_dir():
             continue
-        current = codekey.exec_key(app.env, docname) or "no-code"
+        current = _folder_key(app, docname)
         others = sorted((p for p in folder.iterdir() if p.is_dir() and p.name != current),
                         key=lambda p: p.stat().st_mtime, reverse=True)
         for old in others[KEEP_PREVIOUS:]:
@@ -71,5 +90,6 @@ def setup(app):
     app.setup_extension("sphinxext.codekey")
     # after codekey's source-read (priority 400), which computes the key
     app.connect("source-read", _on_source_read, priority=600)
+    app.connect("env-get-outdated", _on_env_get_outdated)
     app.connect("build-finished", _prune)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
