@@ -244,3 +244,26 @@ def test_torch_conv_fan_in_includes_the_kernel():
     bound = 1 / math.sqrt(16 * 5 * 5)
     assert np.abs(w).max() <= bound
     assert np.abs(w).max() > 0.999 * bound  # 25,600 draws: P(all below) = 0.999^25600 ~ 1e-11
+
+
+# --- layers/regularisation.md, Forward and "Choosing the penalty strength": what Keras'
+# kernel_regularizer and activity_regularizer add, and what the string "l2" means
+
+
+def test_keras_kernel_l2_has_no_half(keras):
+    w = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    penalty = float(keras.ops.convert_to_numpy(keras.regularizers.L2(0.05)(w)))
+    assert np.isclose(penalty, 0.05 * np.sum(w.astype(np.float64) ** 2), rtol=1e-6)  # not 0.05 / 2
+
+
+def test_keras_activity_l2_is_divided_by_the_batch_size(keras):
+    x = np.random.default_rng(1).standard_normal((8, 5)).astype(np.float32)
+    dense = keras.layers.Dense(3, activity_regularizer=keras.regularizers.L2(0.01))
+    h = keras.ops.convert_to_numpy(dense(x)).astype(np.float64)
+    (term,) = [float(keras.ops.convert_to_numpy(t)) for t in dense.losses]
+    assert np.isclose(term, 0.01 * np.sum(h**2) / len(x), rtol=1e-5)
+
+
+def test_keras_l2_string_means_0_01(keras):
+    assert keras.regularizers.get("l2").l2 == 0.01
+    assert keras.regularizers.get("l1").l1 == 0.01
