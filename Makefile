@@ -54,9 +54,10 @@ SITE_INPUTS := $(shell find . \( -path ./_build -o -path ./.venv -o -path ./.git
 	-o -print | sed 's/ /\\ /g')
 $(BUILDDIR)/.html-built: $(SITE_INPUTS) $(BIN)/.docs-installed $(if $(wildcard $(BUILDDIR)/html/index.html),,FORCE)
 	sh tools/mathjax-assets.sh
+	@mkdir -p $(BUILDDIR) && touch $@.started  # an input edited during the build is newer
 	$(SPHINXBUILD) -b html $(SPHINXOPTS) . $(BUILDDIR)/html \
 	  || { rm -f $(BUILDDIR)/doctrees/environment.pickle; exit 1; }
-	touch $@
+	@mv $@.started $@
 
 FORCE:
 

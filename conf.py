@@ -3,14 +3,19 @@
 The build code lives in ``sphinxext/``, one extension per concern (each module's docstring
 says what it does and why):
 
-* ``kernel_env``: ``code/`` importable by the build and the kernels; SVG figures;
+* ``kernel_env``: ``code/`` importable by the build and the kernels; SVG figures in one
+  style whose text stays legible at the width the site shows them;
 * ``codekey``: which classes of ``code/`` each page uses; a page is re-read when their
   source changes, not on any edit of ``code/``;
 * ``execution_cache``: an execution cache per page, keyed by the classes its cells use;
 * ``page_doctests``: every ``>>>`` example of a page runs when the page is read;
 * ``computed_roles``: ``{computed}`` and ``{layer-example}``, numbers computed at build time;
+* ``code_download``: ``code/layers.py`` served with a line-numbered view, linked from pages;
 * ``html_fixes``: accessibility fixes, stale figures pruned, offline MathJax checked;
-* ``bibtex_speedups``: faster no-change rebuilds of the bibliographies (pinned versions).
+* ``figures``: figure and equation numbers per page, figures open at full size, wide
+  equations scroll beside their number, equation links land after MathJax;
+* ``bibtex_speedups``: faster no-change rebuilds of the bibliographies (pinned versions);
+* ``tab_sync``: the PyTorch/Keras tabs synchronised, the choice remembered across pages.
 """
 
 import sys
@@ -37,34 +42,26 @@ extensions = [
     "sphinxext.execution_cache",
     "sphinxext.page_doctests",
     "sphinxext.computed_roles",
+    "sphinxext.code_download",
     "sphinxext.html_fixes",
+    "sphinxext.figures",
     "sphinxext.bibtex_speedups",
+    "sphinxext.tab_sync",
 ]
 
+# Not pages: build output, environments (.venv* also covers side environments such as
+# .venv-np126), caches, the code and tests, and the READMEs.
 exclude_patterns = [
-    "_build",
-    ".venv*",  # also side environments such as .venv-np126
-    "venv",
-    ".git",
-    ".ci",
-    ".github",
-    ".pytest_cache",
-    ".jupyter_cache",
-    "**/.ipynb_checkpoints",
-    "node_modules",
-    "README.md",
-    "**/README.md",
-    "code",
-    "tests",
-    "tools",
-    "bench",
-    "sphinxext",
-    "Thumbs.db",
-    ".DS_Store",
+    "_build", ".venv*", "venv", ".git", ".ci", ".github", ".pytest_cache", ".jupyter_cache",
+    "**/.ipynb_checkpoints", "node_modules", "README.md", "**/README.md", "code", "tests",
+    "tools", "bench", "sphinxext", "Thumbs.db", ".DS_Store",
 ]
 
 numfig = True
 numfig_format = {"figure": "Figure %s", "table": "Table %s", "code-block": "Listing %s"}
+# Labelled equations are numbered with the figures (math_numfig); sphinxext.figures makes
+# both count from 1 on each page.
+math_numfig = True
 nitpicky = True
 # The same key cited on several pages appears in each page's own bibliography, and the
 # citations resolve to the bibliography of their own page first: not a real duplicate.
@@ -98,6 +95,8 @@ html_title = "Layers cheat-sheet"
 html_static_path = ["_static"]
 html_favicon = "_static/favicon.svg"
 html_css_files = ["cheatsheet.css", ("print.css", {"media": "print"})]
+# The landing table's scroll hint and script sizes: after the MathJax configuration (501).
+html_js_files = [("cheatsheet.js", {"priority": 501})]
 html_show_sourcelink = True
 html_copy_source = True
 html_last_updated_fmt = None
@@ -106,13 +105,12 @@ html_use_index = False
 # Readable in both themes and meeting WCAG AA contrast (axe checks it).
 pygments_style = "a11y-high-contrast-light"
 pygments_dark_style = "a11y-high-contrast-dark"
-html_theme_options = {
-    "source_repository": "",
-    "navigation_with_keys": True,
-}
+html_theme_options = {"source_repository": "", "navigation_with_keys": True}
 
 # sphinx-copybutton: copy the code without `>>> ` / `... ` prompts and without the output.
-copybutton_prompt_text = r">>> |\.\.\. |\$ "
+# A bare `...` line (the blank line that closes a `for` or `def` in a doctest) is a prompt
+# too: copied as an empty line, it closes the block when pasted into `python`.
+copybutton_prompt_text = r">>> |\.\.\.(?: |$)|\$ "
 copybutton_prompt_is_regexp = True
 copybutton_only_copy_prompt_lines = True
 copybutton_remove_prompts = True
@@ -123,5 +121,20 @@ copybutton_remove_prompts = True
 # from another host: the fonts path points into the same local folder.
 
 html_static_path.append(str(ROOT / "_build" / "mathjax-static"))
-mathjax_path = "mathjax/tex-chtml.js"
-mathjax4_config = {"loader": {"paths": {"fonts": "[mathjax]/fonts"}}}
+# The loader and the components a page needs, not the combined tex-chtml.js: that one brings
+# the menu, speech and Braille generation and the explorer (2.2 MB on a first visit instead
+# of 0.7 MB). Screen readers read the assistive MathML instead (tests/test_browser_weight.py).
+mathjax_path = "mathjax/startup.js"
+mathjax4_config = {
+    "loader": {
+        "load": ["input/tex", "output/chtml", "a11y/assistive-mml"],
+        "paths": {"fonts": "[mathjax]/fonts"},
+    },
+}
+
+# -- Search ----------------------------------------------------------------------------
+# Pages whose title or section titles hold the query words rank first (the scorer's
+# comment gives the weights); dotted identifiers such as nn.CrossEntropyLoss are indexed and
+# searched whole (sphinxext/html_fixes.py, which also strips TeX from the result excerpts).
+html_search_scorer = "_static/search-scorer.js"
+html_search_options = {"dotted_identifiers": "yes"}

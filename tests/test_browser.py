@@ -169,7 +169,7 @@ def test_copy_button_copies_code_without_prompts_or_output(browser, server):
 
 
 def test_make_pdf_prints_a_compact_cheatsheet(site, tmp_path):
-    """The print stylesheet turns the landing page into at most two A4 landscape pages."""
+    """The print stylesheet turns the landing page into one A4 landscape page."""
     pdf = tmp_path / "cheatsheet.pdf"
     result = subprocess.run(
         ["sh", str(ROOT / "tools/print-pdf.sh"), str(site), str(pdf)],
@@ -179,5 +179,5 @@ def test_make_pdf_prints_a_compact_cheatsheet(site, tmp_path):
     assert result.returncode == 0 and pdf.is_file(), result.stderr
     data = pdf.read_bytes()
     pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
-    assert 1 <= pages <= 2, f"the printed cheat-sheet has {pages} pages"
+    assert pages == 1, f"the printed cheat-sheet has {pages} pages"
     assert b"/MediaBox [0 0 842" in data or b"/MediaBox [0 0 841" in data, "not A4 landscape"
