@@ -36,11 +36,10 @@ from pathlib import Path
 from docutils import nodes
 from sphinx import addnodes
 from sphinx.directives.code import LiteralInclude
-from sphinx.domains import Domain
 from sphinx.util.docutils import ReferenceRole
 from sphinx.util.osutil import relative_uri
 
-from . import code_dir
+from . import PageDataDomain, code_dir
 from .codekey import ALL, python_uses
 
 MODULE = "layers"
@@ -118,28 +117,11 @@ class CodeFileRole(ReferenceRole):
 # -- Reading: which pages show which classes -------------------------------------------
 
 
-class CodeDownloadDomain(Domain):
+class CodeDownloadDomain(PageDataDomain):
     """Per page: ``{qualified name: (first, last line)}`` as the page was last written."""
 
     name = "codedownload"
     label = "code download"
-    initial_data = {"pages": {}}
-    data_version = 1
-
-    @property
-    def pages(self) -> dict[str, dict]:
-        return self.data["pages"]
-
-    def clear_doc(self, docname: str) -> None:
-        self.pages.pop(docname, None)
-
-    def merge_domaindata(self, docnames, otherdata) -> None:
-        for docname in docnames:
-            if docname in otherdata["pages"]:
-                self.pages[docname] = otherdata["pages"][docname]
-
-    def resolve_any_xref(self, env, fromdocname, builder, target, node, contnode):
-        return []
 
 
 def _imported_names(node) -> list[str]:

@@ -31,9 +31,8 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from sphinx.domains import Domain
 
-from . import code_dir
+from . import PageDataDomain, code_dir
 
 ALL = "*"  # the whole module
 KEYED_BY_NAME = frozenset({"layers"})  # modules keyed per top-level name, not as a whole
@@ -240,28 +239,11 @@ def key(uses: Uses, code: Path) -> str:
 # -- Sphinx: state per page, re-read by key --------------------------------------------
 
 
-class CodeKeyDomain(Domain):
+class CodeKeyDomain(PageDataDomain):
     """Per page: ``{"uses": ..., "key": ..., "exec_key": ...}`` (no directives or roles)."""
 
     name = "codekey"
     label = "code keys"
-    initial_data = {"pages": {}}
-    data_version = 1
-
-    @property
-    def pages(self) -> dict[str, dict]:
-        return self.data["pages"]
-
-    def clear_doc(self, docname: str) -> None:
-        self.pages.pop(docname, None)
-
-    def merge_domaindata(self, docnames, otherdata) -> None:
-        for docname in docnames:
-            if docname in otherdata["pages"]:
-                self.pages[docname] = otherdata["pages"][docname]
-
-    def resolve_any_xref(self, env, fromdocname, builder, target, node, contnode):
-        return []
 
 
 def _domain(env) -> CodeKeyDomain:
