@@ -143,10 +143,11 @@ def forward_torch(module, case, tin):
 
 
 def assert_close(actual, desired, what="", rtol=1e-7):
-    """Float64 agreement: relative 1e-7, absolute 1e-10 of the values' scale (at least 1)."""
+    """Float64 agreement: relative 1e-7, absolute 1e-10 of the values' scale (at least 1,
+    NaN entries left out of the scale); NaN where NaN."""
     actual, desired = np.asarray(actual), np.asarray(desired)
     assert actual.shape == desired.shape, f"{what}: shape {actual.shape} != {desired.shape}"
-    scale = max(1.0, float(np.max(np.abs(desired), initial=0.0)))
+    scale = max(1.0, float(np.nanmax(np.abs(desired), initial=0.0)))
     np.testing.assert_allclose(actual, desired, rtol=rtol, atol=1e-10 * scale, err_msg=what)
 
 

@@ -13,34 +13,11 @@ import pytest
 import torch
 
 import layers
+from helpers import assert_close, numeric_gradient
 
 # --------------------------------------------------------------------------------------
-# checks (the same tolerances as tests/helpers.py)
+# checks (assert_close and numeric_gradient are those of tests/helpers.py)
 # --------------------------------------------------------------------------------------
-
-
-def assert_close(actual, desired, what="", rtol=1e-7):
-    """Float64 agreement: relative 1e-7, absolute 1e-10 of the values' scale (at least 1); nan where nan."""
-    actual, desired = np.asarray(actual), np.asarray(desired)
-    assert actual.shape == desired.shape, f"{what}: shape {actual.shape} != {desired.shape}"
-    scale = max(1.0, float(np.nanmax(np.abs(desired), initial=0.0)))
-    np.testing.assert_allclose(actual, desired, rtol=rtol, atol=1e-10 * scale, err_msg=what)
-
-
-def numeric_gradient(f, arr, eps=1e-6):
-    """Central differences of the scalar f() with respect to every element of arr (in place)."""
-    flat = arr.reshape(-1)
-    assert np.shares_memory(flat, arr), "need a contiguous array to perturb in place"
-    grad = np.zeros(arr.size)
-    for i in range(arr.size):
-        old = flat[i]
-        flat[i] = old + eps
-        plus = f()
-        flat[i] = old - eps
-        minus = f()
-        flat[i] = old
-        grad[i] = (plus - minus) / (2 * eps)
-    return grad.reshape(arr.shape)
 
 
 def assert_gradient(analytic, numeric, what):
