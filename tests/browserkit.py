@@ -112,6 +112,9 @@ class Visit:
         self.math: dict = {}
         self.images: list[dict] = []
         self.serious_a11y: list[str] = []
+        self.sizes: dict[str, int] = {}  # url -> bytes of the response body
+        self.contrast: dict[str, tuple] = {}  # theme -> (background, serious contrast violations)
+        self.text_kinds: list[str] = []  # the kinds of text first seen on this page
 
 
 def new_page(browser, visit: Visit, **context_options):

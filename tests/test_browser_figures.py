@@ -1,11 +1,8 @@
 """Figures and equations as a reader sees them (issue 14, points 4, 6 and 7).
 
-* Figure text renders at 10 px or more in a 1440-px-wide window, on every figure of every
-  page. Matplotlib draws text as glyph paths scaled by ``fontsize / 100`` (``svgtext.py``
-  reads the font size of every run of text from the SVG); the image is shown
-  ``rendered_width`` pixels wide for a ``viewBox`` of ``W`` points, so a run of ``F`` points
-  renders at ``F * rendered_width / W`` pixels.
-* Every figure is a link to its own file, which opens it at full size.
+* Figure text renders at 10 px or more in a 1440-px-wide window, and every figure is a link
+  to its own file: checked on every page by the page visits (``browser_pages.py``), with the
+  size reader ``svgtext.py`` tested here. Clicking a figure opens it at full size.
 * Figure and equation numbers count from 1 on each page, and the ``{numref}``/``{eq}``
   references show the number shown at their target.
 * On a phone (390 px), an equation number never overlaps its equation, and a link to an
@@ -15,7 +12,6 @@
 from __future__ import annotations
 
 import re
-import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urljoin, urlparse
@@ -117,56 +113,7 @@ def _file_of(page: str, src: str) -> str:
     return str(PurePosixPath(urljoin("http://x/" + page, src)[len("http://x/"):]))
 
 
-# -- Figure text size at 1440 px ---------------------------------------------------------
-
-RENDERED = """async () => {
-  const out = [];
-  for (const img of document.querySelectorAll('article img')) {
-    img.loading = 'eager';
-    try { await img.decode(); } catch (e) {}
-    const link = img.closest('a');
-    out.push({src: img.getAttribute('src'), width: img.getBoundingClientRect().width,
-              href: link ? link.getAttribute('href') : null,
-              name: link ? (link.getAttribute('aria-label') || img.alt || link.textContent).trim() : ''});
-  }
-  return out;
-}"""
-
-
-@pytest.fixture(scope="module")
-def desktop_figures(browser, server):
-    """For each page with figures: every image of its article as shown at 1440 px."""
-    visit = Visit()
-    context, page = new_page(browser, visit, viewport=DESKTOP)
-    shown = {}
-    for path in FIGURE_PAGES:
-        page.goto(server + path)
-        shown[path] = page.evaluate(RENDERED)
-    context.close()
-    return shown
-
-
-def figure_text_px(site_dir, page: str, image: dict) -> tuple[float, str]:
-    """The smallest text of a figure as rendered, in px, and the glyphs of that run."""
-    svg = (site_dir / _file_of(page, image["src"])).read_bytes()
-    width, runs = svgtext.text_runs(svg)
-    assert runs, f"{image['src']}: no text found in the SVG (did matplotlib's SVG change?)"
-    # every glyph drawn belongs to a run whose size was read
-    assert sum(len(r[1].split()) for r in runs) <= svgtext.count_glyph_uses(svg)
-    size, glyphs = min(runs)
-    return size * image["width"] / width, glyphs
-
-
-@pytest.mark.parametrize("path", FIGURE_PAGES)
-def test_figure_text_is_at_least_10px_at_1440px(path, desktop_figures, site):
-    small = []
-    for image in desktop_figures[path]:
-        if not image["src"].endswith(".svg"):
-            continue
-        px, glyphs = figure_text_px(site, path, image)
-        if px < MIN_TEXT_PX:
-            small.append(f"{image['src'].rsplit('/', 1)[-1][:12]}: {px:.1f} px ({glyphs[:40]})")
-    assert not small, f"figure text under {MIN_TEXT_PX} px at 1440 px: {small}"
+# -- Figure text size at 1440 px: measured in the page visits (browser_pages.py) ----------------
 
 
 def test_every_glyph_run_is_measured():
@@ -191,17 +138,6 @@ def test_every_glyph_run_is_measured():
 
 
 # -- Full size on click ----------------------------------------------------------------
-
-
-@pytest.mark.parametrize("path", FIGURE_PAGES)
-def test_every_figure_links_to_its_file(path, desktop_figures, server):
-    for image in desktop_figures[path]:
-        assert image["href"], f"{path}: {image['src']} is not inside a link"
-        assert urljoin(server + path, image["href"]) == urljoin(server + path, image["src"]), (
-            f"{path}: the link around {image['src']} goes to {image['href']}")
-        assert image["name"], f"{path}: the link around {image['src']} has no accessible name"
-        with urllib.request.urlopen(urljoin(server + path, image["href"]), timeout=10) as r:
-            assert r.status == 200 and r.read(200)
 
 
 def test_clicking_a_figure_opens_it_at_full_size(browser, server):

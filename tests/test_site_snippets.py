@@ -344,8 +344,10 @@ def _environment() -> dict:
         PYTHONPATH=os.pathsep.join([str(ROOT / "code"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
         MPLBACKEND="Agg",
         KERAS_BACKEND="torch",
-        PYTHONDONTWRITEBYTECODE="1",
     )
+    # Bytecode is written and read as usual: compiling code/layers.py (4,000 lines) takes 0.35 s,
+    # which every one of the 200 snippets that import it would pay again without the cache.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
