@@ -77,9 +77,10 @@ doctest: venv-test
 	$(BIN)/pytest -q -p no:randomly code layers examples -k "not bench"
 
 # pytest-xdist, one worker per core; --dist loadfile keeps each test file in one worker, so the
-# browser visits every page once and the snippets run once (their module-scoped fixtures)
+# browser visits every page once and the snippets run once (their module-scoped fixtures);
+# --no-loadscope-reorder hands out the files slowest first (the order of tests/conftest.py)
 test: html venv-test browser copy-np126
-	$(BIN)/pytest -n auto --dist loadfile
+	$(BIN)/pytest -n auto --dist loadfile --no-loadscope-reorder
 
 # The copy test under numpy 1.26, in a second small environment (numpy and scipy only): the
 # main environment records each class's calls and results, the copied classes replay them.

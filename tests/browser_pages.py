@@ -29,10 +29,10 @@ What one visit checks:
   module, and it runs in both themes: Furo's default theme follows the reader's system
   setting, which the browser emulates.
 
-The visits take minutes, so the pages are split between two test modules,
-``test_browser_pages_0.py`` and ``test_browser_pages_1.py``, which import these tests and say
-which share they visit (``PART``); under ``pytest -n auto --dist loadfile`` the two shares run
-side by side. The site is served by ``browserkit.py``.
+The visits take minutes, so the pages are split between three test modules,
+``test_browser_pages_0.py`` to ``test_browser_pages_2.py``, which import these tests and say
+which share they visit (``PART``); under ``pytest -n auto --dist loadfile`` the shares run side
+by side and the other modules fill in around them. The site is served by ``browserkit.py``.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from browserkit import (  # noqa: F401 (fixtures)
     CONTENT_PAGES, HTML, PAGES, RAW_TEX, Visit, browser, new_page, server, site, wait_for_math,
 )
 
-PARTS = 2
+PARTS = 3
 WINDOW = {"width": 1440, "height": 900}
 BATCH = 2  # pages loading at the same time (each in its own renderer process)
 BUDGET = int(1.2 * 2**20)  # bytes, uncompressed, for everything a first visit of a layer page loads
@@ -123,7 +123,7 @@ AXE_CONTRAST = {"resultTypes": ["violations"], "runOnly": {"type": "rule", "valu
 
 
 def pages_of(part: int, pages=PAGES) -> list[str]:
-    """Every other page of the site: part 0 or part 1 (each visited by its own test module)."""
+    """Every third page of the site: part 0, 1 or 2 (each visited by its own test module)."""
     return [p for p in pages if PAGES.index(p) % PARTS == part]
 
 

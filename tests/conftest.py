@@ -23,7 +23,25 @@ def _class_names():
             if obj.__module__ == layers.__name__ and not name.startswith("_")]
 
 
+# The slowest test modules, slowest first (seconds under `make test`, 2026-12-02). `make test`
+# runs pytest-xdist with --dist loadfile --no-loadscope-reorder: a worker takes whole modules,
+# in this order, so the long ones start first and the short ones fill in at the end (without
+# the order, xdist starts with the modules that have the most tests, the fast ones).
+SLOWEST_FIRST = [
+    "test_browser_pages_0.py", "test_browser_pages_1.py", "test_browser_pages_2.py",  # 80 each
+    "test_browser_landing.py", "test_browser_search.py", "test_repl_paste.py",  # 30 to 40
+    "test_browser_figures.py", "test_site_snippets.py", "test_copy.py", "test_sphinxext.py",
+    "test_site_pages.py", "test_getting_code.py", "test_browser.py",  # 10 to 30
+]
+
+
+def _slowness_rank(item):
+    module = item.nodeid.split("::")[0].rsplit("/", 1)[-1]
+    return SLOWEST_FIRST.index(module) if module in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+
 def pytest_collection_modifyitems(session, config, items):
+    items.sort(key=_slowness_rank)  # stable: each module's tests keep their order
     _doctest_ids.update(item.nodeid for item in items if isinstance(item, DoctestItem))
     for item in items:
         if isinstance(item, DoctestItem):  # an xdist worker's reports carry keywords, not items
