@@ -21,16 +21,17 @@ What one visit checks:
   (``svgtext.py`` reads the font size of each run of text from the SVG; an image shown
   ``w`` pixels wide for a ``viewBox`` ``W`` points wide shows a run of ``F`` points at
   ``F * w / W`` pixels); every figure is a link to its own file;
-* axe finds no serious or critical violation; every rule but colour contrast runs on the
-  whole page. Colour contrast was most of axe's time (8 of 11 s on the activations page,
-  checking thousands of runs of text whose colours the same few style rules set), so it runs
-  on one element of each kind of text (the element and its nearest classed ancestor, with
-  their classes and any inline colour: ``MARK_NEW_TEXT_KINDS``) not seen on an earlier page of the
-  module, and it runs in both themes: Furo's default theme follows the reader's system
-  setting, which the browser emulates.
+* axe finds no serious or critical violation. The rules whose result depends on the
+  stylesheet rather than on what a page says (``STYLE_RULES``: colour contrast, links told
+  apart from their text, target size) were most of axe's time (10 of 14 s on the activations
+  page, checking thousands of runs of text whose colours the same few style rules set). They
+  run on one element of each kind (a run of text or a control, with its nearest classed
+  ancestor, their classes and any inline colour: ``MARK_NEW_TEXT_KINDS``) not seen on an
+  earlier page of the module, in both themes: Furo's default theme follows the reader's
+  system setting, which the browser emulates. Every other rule runs on the whole page.
 
-The visits take minutes, so the pages are split between three test modules,
-``test_browser_pages_0.py`` to ``test_browser_pages_2.py``, which import these tests and say
+The visits take minutes, so the pages are split between two test modules,
+``test_browser_pages_0.py`` and ``test_browser_pages_1.py``, which import these tests and say
 which share they visit (``PART``); under ``pytest -n auto --dist loadfile`` the shares run side
 by side and the other modules fill in around them. The site is served by ``browserkit.py``.
 """
@@ -48,7 +49,7 @@ from browserkit import (  # noqa: F401 (fixtures)
     CONTENT_PAGES, HTML, PAGES, RAW_TEX, Visit, browser, new_page, server, site, wait_for_math,
 )
 
-PARTS = 3
+PARTS = 2
 WINDOW = {"width": 1440, "height": 900}
 BATCH = 2  # pages loading at the same time (each in its own renderer process)
 BUDGET = int(1.2 * 2**20)  # bytes, uncompressed, for everything a first visit of a layer page loads
@@ -93,20 +94,25 @@ IMAGE_STATE = """async () => {
   return out;
 }"""
 
-# Marks one element of each kind of text not seen on an earlier page of this module, for the
-# contrast audit. A kind is the element holding a run of text and the nearest enclosing element
-# with a class: tag, classes (a number at the end of a class dropped, as in toctree-l2) and an
-# inline style that sets a colour, of each. Returns the kinds marked.
+# Marks one element of each kind not seen on an earlier page of this module, for the audit of
+# the style rules. The elements are those that hold a run of text and those a reader can click
+# or focus; a kind is such an element and the nearest enclosing element with a class: tag,
+# classes (a number at the end of a class dropped, as in toctree-l2) and an inline style that
+# sets a colour, of each. Returns the kinds marked.
 MARK_NEW_TEXT_KINDS = """(seen) => {
   const seenKinds = new Set(seen);
   const describe = el => el.tagName.toLowerCase() + '.' +
       [...el.classList].map(c => c.replace(/\\d+$/, '')).sort().join('.') +
       (/color|background/.test(el.getAttribute('style') || '') ? '[' + el.getAttribute('style') + ']' : '');
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  const marked = [];
+  const holders = [];
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const el = node.parentElement;
-    if (!node.textContent.trim() || !el || el.closest('script, style, svg, noscript')) continue;
+    if (node.textContent.trim() && el && !el.closest('script, style, svg, noscript')) holders.push(el);
+  }
+  holders.push(...document.querySelectorAll('a, button, input, select, summary, label, [tabindex]'));
+  const marked = [];
+  for (const el of holders) {
     let holder = el.parentElement;
     while (holder && holder.classList.length === 0) holder = holder.parentElement;
     const kind = describe(el) + ' in ' + (holder ? describe(holder) : '-');
@@ -118,12 +124,33 @@ MARK_NEW_TEXT_KINDS = """(seen) => {
   return marked;
 }"""
 
-AXE_EVERY_PAGE = {"resultTypes": ["violations"], "rules": {"color-contrast": {"enabled": False}}}
-AXE_CONTRAST = {"resultTypes": ["violations"], "runOnly": {"type": "rule", "values": ["color-contrast"]}}
+# Leaves in the page only the marked elements, their ancestors and their own text. An axe run
+# costs in proportion to the whole page (it lays a grid over every element to find what lies
+# behind a run of text); with the rest removed, the marked elements keep their classes, their
+# ancestors and so their colours, and the style rules run on a page of a few hundred elements.
+KEEP_ONLY_MARKED = """() => {
+  const keep = new Set();
+  for (const el of document.querySelectorAll('[data-contrast-audit]'))
+    for (let a = el; a; a = a.parentElement) keep.add(a);
+  const prune = parent => {
+    for (const child of [...parent.children]) {
+      if (keep.has(child)) prune(child);
+      else if (!child.matches('style, link, script')) child.remove();
+    }
+  };
+  prune(document.body);
+  return document.body.querySelectorAll('*').length;
+}"""
+
+# The rules whose result depends on the stylesheet, not on what a page says: colour contrast,
+# links told apart from the text around them, the size of click targets.
+STYLE_RULES = ["color-contrast", "link-in-text-block", "target-size"]
+AXE_EVERY_PAGE = {"resultTypes": ["violations"], "rules": {rule: {"enabled": False} for rule in STYLE_RULES}}
+AXE_STYLE = {"resultTypes": ["violations"], "runOnly": {"type": "rule", "values": STYLE_RULES}}
 
 
 def pages_of(part: int, pages=PAGES) -> list[str]:
-    """Every third page of the site: part 0, 1 or 2 (each visited by its own test module)."""
+    """Every other page of the site: part 0 or 1 (each visited by its own test module)."""
     return [p for p in pages if PAGES.index(p) % PARTS == part]
 
 
@@ -172,10 +199,12 @@ def visits(request, browser, server):
             visit.serious_a11y = _serious(axe.run(page, options=AXE_EVERY_PAGE))
             visit.text_kinds = page.evaluate(MARK_NEW_TEXT_KINDS, seen)
             seen += visit.text_kinds
+            if visit.text_kinds:
+                page.evaluate(KEEP_ONLY_MARKED)  # the last use of the page
             for theme in THEMES:  # Furo's default theme follows the reader's system setting
                 page.emulate_media(color_scheme=theme)
                 background = page.evaluate("getComputedStyle(document.body).backgroundColor")
-                audit = axe.run(page, context="[data-contrast-audit]", options=AXE_CONTRAST) if visit.text_kinds else None
+                audit = axe.run(page, context="[data-contrast-audit]", options=AXE_STYLE) if visit.text_kinds else None
                 visit.contrast[theme] = (background, _serious(audit) if audit else [])
             context.close()
             result[path] = visit

@@ -28,7 +28,7 @@ def _class_names():
 # in this order, so the long ones start first and the short ones fill in at the end (without
 # the order, xdist starts with the modules that have the most tests, the fast ones).
 SLOWEST_FIRST = [
-    "test_browser_pages_0.py", "test_browser_pages_1.py", "test_browser_pages_2.py",  # 80 each
+    "test_browser_pages_0.py", "test_browser_pages_1.py",  # 100 each
     "test_browser_landing.py", "test_browser_search.py", "test_repl_paste.py",  # 30 to 40
     "test_browser_figures.py", "test_site_snippets.py", "test_copy.py", "test_sphinxext.py",
     "test_site_pages.py", "test_getting_code.py", "test_browser.py",  # 10 to 30

@@ -1,7 +1,7 @@
 """The built site in a real browser: headless Chromium driven by Playwright.
 
 What does not belong to one page: search, the copy button and the printed cheat-sheet. Every
-page is visited by ``test_browser_pages_0.py``, ``_1.py`` and ``_2.py`` (the tests are in
+page is visited by ``test_browser_pages_0.py`` and ``_1.py`` (the tests are in
 ``browser_pages.py``). The site is served from a snapshot by ``browserkit.py``; requests to any
 other host are refused.
 
