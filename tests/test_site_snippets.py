@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import builtins
 import doctest
+import functools
 import json
 import os
 import re
@@ -185,10 +186,16 @@ def _without_magics(code: str) -> str:
     return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in code.split("\n"))
 
 
+@functools.lru_cache(maxsize=None)
+def _parsed(path: Path) -> tuple[str, ast.Module]:
+    """A module's text and syntax tree, read once (the pages include from layers.py 100 times)."""
+    text = path.read_text(encoding="utf-8")
+    return text, ast.parse(text)
+
+
 def pyobject_source(path: Path, name: str) -> str:
     """The source of a top-level class or function (what literalinclude's :pyobject: shows)."""
-    text = path.read_text(encoding="utf-8")
-    tree = ast.parse(text)
+    text, tree = _parsed(path)
     for node in tree.body:
         if isinstance(node, (ast.ClassDef, ast.FunctionDef)) and node.name == name.split(".")[0]:
             start = min([node.lineno] + [d.lineno for d in node.decorator_list])
