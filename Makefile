@@ -54,6 +54,9 @@ SITE_INPUTS := $(shell find . \( -path ./_build -o -path ./.venv -o -path ./.git
 	-o -print | sed 's/ /\\ /g')
 $(BUILDDIR)/.html-built: $(SITE_INPUTS) $(BIN)/.docs-installed $(if $(wildcard $(BUILDDIR)/html/index.html),,FORCE)
 	sh tools/mathjax-assets.sh
+	@# code/ and sphinxext/ get their __pycache__ now, not from the build or the tests: a folder made
+	@# later changes the time of its parent, and the next `make html` would run Sphinx again
+	$(BIN)/python -m compileall -q code sphinxext
 	@mkdir -p $(BUILDDIR) && touch $@.started  # an input edited during the build is newer
 	$(SPHINXBUILD) -b html $(SPHINXOPTS) . $(BUILDDIR)/html \
 	  || { rm -f $(BUILDDIR)/doctrees/environment.pickle; exit 1; }
