@@ -204,8 +204,9 @@ def visits(request, browser, server):
             for theme in THEMES:  # Furo's default theme follows the reader's system setting
                 page.emulate_media(color_scheme=theme)
                 background = page.evaluate("getComputedStyle(document.body).backgroundColor")
-                audit = axe.run(page, context="[data-contrast-audit]", options=AXE_STYLE) if visit.text_kinds else None
-                visit.contrast[theme] = (background, _serious(audit) if audit else [])
+                serious = _serious(axe.run(page, context="[data-contrast-audit]", options=AXE_STYLE)) \
+                    if visit.text_kinds else []
+                visit.contrast[theme] = (background, serious)
             context.close()
             result[path] = visit
     return result

@@ -113,8 +113,8 @@ class Visit:
         self.images: list[dict] = []
         self.serious_a11y: list[str] = []
         self.sizes: dict[str, int] = {}  # url -> bytes of the response body
-        self.contrast: dict[str, tuple] = {}  # theme -> (background, serious contrast violations)
-        self.text_kinds: list[str] = []  # the kinds of text first seen on this page
+        self.contrast: dict[str, tuple] = {}  # theme -> (background, serious style-rule violations)
+        self.text_kinds: list[str] = []  # the kinds of text and control first seen on this page
 
 
 # Every URL but the local server's (and data: and blob: URLs, which are not requests).

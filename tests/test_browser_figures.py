@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
 import pytest
 import svgtext
 from browserkit import (  # noqa: F401 (fixtures)
-    HTML, PAGES, Visit, browser, new_page, server, site, wait_for_math,
+    CONTENT_PAGES, Visit, browser, new_page, server, site, wait_for_math,
 )
 from test_sphinxext import project  # noqa: F401 (fixture: a tiny site built with sphinx.testing)
 
@@ -100,17 +100,11 @@ def _read(site_dir, page: str) -> _Page:
     return parsed
 
 
-CONTENT = [p for p in PAGES if p not in ("search.html", "genindex.html")]
-FIGURE_PAGES = [p for p in CONTENT if "_images/" in (HTML / p).read_text(encoding="utf-8")]
 
 
 @pytest.fixture(scope="module")
 def pages(site):
-    return {p: _read(site, p) for p in CONTENT}
-
-
-def _file_of(page: str, src: str) -> str:
-    return str(PurePosixPath(urljoin("http://x/" + page, src)[len("http://x/"):]))
+    return {p: _read(site, p) for p in CONTENT_PAGES}
 
 
 # -- Figure text size at 1440 px: measured in the page visits (browser_pages.py) ----------------
@@ -166,7 +160,7 @@ def test_lstm_equations_count_from_1(pages):
     assert shown and shown[0] == "(1)", shown
 
 
-@pytest.mark.parametrize("path", CONTENT)
+@pytest.mark.parametrize("path", CONTENT_PAGES)
 def test_numbers_count_from_1_on_each_page(path, pages):
     numbers = pages[path].numbers
     figures = [int(n.split()[-1]) for i, n in numbers.items() if not i.startswith("equation-")
@@ -176,7 +170,7 @@ def test_numbers_count_from_1_on_each_page(path, pages):
     assert equations == list(range(1, len(equations) + 1)), f"equation numbers {equations}"
 
 
-@pytest.mark.parametrize("path", CONTENT)
+@pytest.mark.parametrize("path", CONTENT_PAGES)
 def test_references_show_the_number_of_their_target(path, pages):
     for href, text in pages[path].references:
         target = urlparse(urljoin("http://x/" + path, href))

@@ -298,8 +298,8 @@ def collect() -> tuple[list[Snippet], list[tuple[str, str]]]:
             magic = [c.line for c in cells if re.search(r"^\s*[%!]", c.body, re.MULTILINE)]
             if magic:
                 problems.append((f"{rel}.md", f"code cells at lines {magic} use IPython magics"))
-            ipython_only = [(c.line, sorted(free_module_names(c.body) & IPYTHON_NAMES)) for c in cells
-                            if c.line not in magic and free_module_names(c.body) & IPYTHON_NAMES]
+            ipython_only = [(c.line, sorted(names)) for c in cells if c.line not in magic
+                            for names in [free_module_names(c.body) & IPYTHON_NAMES] if names]
             if ipython_only:
                 problems.append((f"{rel}.md", f"code cells use names only IPython defines: {ipython_only}"))
             # The build ran exactly the shown cells, in order, in a fresh kernel; with no magics
